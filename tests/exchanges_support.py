@@ -1,0 +1,72 @@
+"""Helpers for connector tests: replay recorded responses, or talk to the simulator in process.
+
+No test ever reaches a real exchange: clients get an httpx transport that answers from a fixture file
+(`replay`) or from the simulator's ASGI app (`sim_client`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from workers.exchanges.sim.app import SimulatorApp
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exchanges"
+
+# A fixed clock for the simulator so that totals are exact and repeatable.
+SIM_NOW = datetime(2026, 11, 20, 15, 30, 0, tzinfo=timezone.utc)
+
+FAST_RETRIES = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, timeout=2.0)
+
+
+def fixture_bytes(venue: str, name: str) -> bytes:
+    return (FIXTURES / venue / name).read_bytes()
+
+
+def fixture_json(venue: str, name: str) -> Any:
+    return json.loads(fixture_bytes(venue, name))
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def replay_client(
+    venue: str,
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    policy: RetryPolicy = FAST_RETRIES,
+) -> VenueClient:
+    """A client whose every request is answered by `handler` (usually from fixture files)."""
+    return VenueClient(
+        venue,
+        "https://example.invalid",
+        RateLimiter(rate=1e6, capacity=1e6),
+        policy=policy,
+        transport=httpx.MockTransport(handler),
+        sleep=_no_sleep,
+    )
+
+
+def sim_client(
+    venue: str,
+    app: SimulatorApp,
+    *,
+    policy: RetryPolicy = FAST_RETRIES,
+    limiter: RateLimiter | None = None,
+) -> VenueClient:
+    """A client talking to the simulator in process (no sockets)."""
+    return VenueClient(
+        venue,
+        "http://sim.test",
+        limiter or RateLimiter(rate=1e6, capacity=1e6),
+        policy=policy,
+        transport=httpx.ASGITransport(app=app),
+        sleep=_no_sleep,
+    )
