@@ -6,9 +6,10 @@ No test ever reaches a real exchange: clients get an httpx transport that answer
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from workers.exchanges.sim.app import SimulatorApp
 FIXTURES = Path(__file__).parent / "fixtures" / "exchanges"
 
 # A fixed clock for the simulator so that totals are exact and repeatable.
-SIM_NOW = datetime(2026, 11, 20, 15, 30, 0, tzinfo=timezone.utc)
+SIM_NOW = datetime(2026, 11, 20, 15, 30, 0, tzinfo=UTC)
 
 FAST_RETRIES = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, timeout=2.0)
 
@@ -54,6 +55,17 @@ def replay_client(
     )
 
 
+class TimeoutASGITransport(httpx.ASGITransport):
+    """ASGITransport that honours the client's read timeout, as a socket would."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            return await asyncio.wait_for(super().handle_async_request(request), timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("simulated read timeout", request=request) from None
+
+
 def sim_client(
     venue: str,
     app: SimulatorApp,
@@ -67,6 +79,6 @@ def sim_client(
         "http://sim.test",
         limiter or RateLimiter(rate=1e6, capacity=1e6),
         policy=policy,
-        transport=httpx.ASGITransport(app=app),
+        transport=TimeoutASGITransport(app=app),
         sleep=_no_sleep,
     )
