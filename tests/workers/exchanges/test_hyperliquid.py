@@ -1,0 +1,442 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.exchanges_support import SIM_NOW, fixture_bytes, fixture_json, replay_client, sim_client
+from workers.exchanges.base import Exchange, Market, ms_from_date
+from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
+from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from workers.exchanges.hyperliquid import (
+    HISTORY_SOURCE,
+    RATE_LIMIT,
+    HyperliquidConnector,
+)
+from workers.exchanges.sim.app import Fault, SimulatorApp
+from workers.exchanges.sim.hyperliquid import HyperliquidSim, coin_of
+from workers.exchanges.sim.model import SimMarket, SimModel
+
+VENUE: Exchange = "hyperliquid"
+BTC = Market(VENUE, "BTC", "linear", "trading", "BTC", "USDC")
+Handler = Callable[[httpx.Request], httpx.Response]
+# The sim sets v = USD / typical price, rounded to the coin's szDecimals: the estimate may only differ by
+# that rounding (a few cents). Against the real venue the typical price stands in for the day's VWAP,
+# which we document as within ~2% on ordinary days.
+SIM_ESTIMATE_TOLERANCE = Decimal("0.0001")
+REAL_ESTIMATE_TOLERANCE = Decimal("0.02")
+FAULT_POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=0.2)
+
+
+def body_of(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+def ok(
+    name: str, *, date_header: str | None = None, edit: Callable[[Any], Any] | None = None
+) -> httpx.Response:
+    body = fixture_json(VENUE, name)
+    headers = {"Date": date_header} if date_header else {}
+    return httpx.Response(200, json=edit(body) if edit else body, headers=headers)
+
+
+def replay(handler: Handler) -> HyperliquidConnector:
+    return HyperliquidConnector(replay_client(VENUE, handler))
+
+
+def meta_handler(edit: Callable[[Any], Any] | None = None) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST" and request.url.path == "/info"
+        assert body_of(request) == {"type": "metaAndAssetCtxs"}  # no "dex": main DEX only
+        return ok("meta_and_asset_ctxs.json", date_header="Tue, 04 Mar 2025 10:20:30 GMT", edit=edit)
+
+    return handler
+
+
+# --- recorded responses: current volume ----------------------------------------------------------
+
+
+async def test_current_volume_is_day_notional_volume_of_each_listed_perp() -> None:
+    snapshot = await replay(meta_handler()).fetch_current()
+    assert {m.symbol: m.volume_usd for m in snapshot.markets} == {
+        "BTC": Decimal("1169046.29406"),
+        "ETH": Decimal("1426126.295175"),
+        "HPOS": Decimal("809774.565507"),
+    }
+    assert snapshot.total_usd == Decimal("3404947.154742")
+    assert not snapshot.estimated and snapshot.window == "rolling_24h"
+    assert "dayNtlVlm" in snapshot.source
+
+
+async def test_current_snapshot_is_dated_by_the_venue_date_header() -> None:
+    snapshot = await replay(meta_handler()).fetch_current()
+    assert snapshot.as_of == datetime(2025, 3, 4, 10, 20, 30, tzinfo=UTC)
+
+
+async def test_current_snapshot_without_date_header_is_dated_now() -> None:
+    before = datetime.now(UTC)
+    snapshot = await replay(lambda r: ok("meta_and_asset_ctxs.json")).fetch_current()
+    assert before - timedelta(seconds=1) <= snapshot.as_of <= datetime.now(UTC)
+
+
+async def test_zero_volume_perps_are_kept_with_zero() -> None:
+    def silence_hpos(body: Any) -> Any:
+        body[1][2]["dayNtlVlm"] = "0.0"
+        return body
+
+    snapshot = await replay(meta_handler(silence_hpos)).fetch_current()
+    assert [(m.symbol, m.volume_usd) for m in snapshot.markets][-1] == ("HPOS", Decimal("0.0"))
+
+
+async def test_delisted_perp_counts_only_while_its_24h_volume_is_not_zero() -> None:
+    def recently_delisted(body: Any) -> Any:
+        body[1][3]["dayNtlVlm"] = "1234.5"
+        return body
+
+    quiet = await replay(meta_handler()).fetch_current()
+    recent = await replay(meta_handler(recently_delisted)).fetch_current()
+    assert "LOOM" not in {m.symbol for m in quiet.markets}
+    assert recent.total_usd - quiet.total_usd == Decimal("1234.5")
+
+
+async def test_markets_list_every_perp_with_delisted_status_and_asset_id() -> None:
+    markets = await replay(meta_handler()).list_markets()
+    assert [(m.symbol, m.status, m.kind, m.quote) for m in markets] == [
+        ("BTC", "trading", "linear", "USDC"),
+        ("ETH", "trading", "linear", "USDC"),
+        ("HPOS", "trading", "linear", "USDC"),
+        ("LOOM", "delisted", "linear", "USDC"),
+    ]
+    assert [m.get("asset_id") for m in markets] == ["0", "1", "2", "3"]
+
+
+async def test_thousand_unit_coins_keep_their_venue_name() -> None:
+    def rename_hpos(body: Any) -> Any:
+        body[0]["universe"][2]["name"] = "kPEPE"
+        return body
+
+    markets = await replay(meta_handler(rename_hpos)).list_markets()
+    assert (markets[2].symbol, markets[2].base, markets[2].get("unit")) == ("kPEPE", "PEPE", "1000")
+
+
+async def test_missing_day_notional_volume_is_a_schema_error_naming_the_field() -> None:
+    def drop(body: Any) -> Any:
+        del body[1][1]["dayNtlVlm"]
+        return body
+
+    with pytest.raises(SchemaError) as error:
+        await replay(meta_handler(drop)).fetch_current()
+    assert error.value.field == "dayNtlVlm"
+
+
+async def test_contexts_not_aligned_with_universe_is_a_schema_error() -> None:
+    def drop_one_context(body: Any) -> Any:
+        body[1].pop()
+        return body
+
+    with pytest.raises(SchemaError) as error:
+        await replay(meta_handler(drop_one_context)).fetch_current()
+    assert error.value.field == "assetCtxs"
+
+
+async def test_non_numeric_volume_is_a_schema_error() -> None:
+    def garble(body: Any) -> Any:
+        body[1][0]["dayNtlVlm"] = "n/a"
+        return body
+
+    with pytest.raises(SchemaError, match="dayNtlVlm"):
+        await replay(meta_handler(garble)).fetch_current()
+
+
+async def test_throttled_answer_is_retried_until_it_succeeds() -> None:
+    answers = [httpx.Response(429, content=fixture_bytes(VENUE, "throttled_429.json"))] * 2
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return answers.pop() if answers else meta_handler()(request)
+
+    snapshot = await replay(handler).fetch_current()
+    assert len(calls) == 3 and snapshot.total_usd == Decimal("3404947.154742")
+
+
+async def test_malformed_request_answer_is_a_venue_api_error() -> None:
+    text = fixture_bytes(VENUE, "info_error_422.txt")
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(422, content=text, headers={"content-type": "text/plain"})
+
+    with pytest.raises(VenueAPIError) as error:
+        await replay(handler).fetch_current()
+    assert error.value.code == "422" and "Failed to deserialize" in str(error.value)
+    assert len(calls) == 1  # not retried
+
+
+async def test_unknown_coin_answer_gives_up_as_unavailable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=fixture_bytes(VENUE, "candle_snapshot_unknown_coin_500.json"))
+
+    with pytest.raises(UnavailableError):
+        await replay(handler).fetch_daily(BTC, date(2025, 1, 1), date(2025, 1, 2))
+
+
+# --- recorded responses: daily history -----------------------------------------------------------
+
+
+def candle_pages(sent: list[dict[str, Any]]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = body_of(request)
+        assert body["type"] == "candleSnapshot"
+        sent.append(body["req"])
+        first = body["req"]["startTime"] == ms_from_date(date(2024, 1, 1))
+        return ok("candle_snapshot_btc_1d_page1.json" if first else "candle_snapshot_btc_1d_page2.json")
+
+    return handler
+
+
+async def test_daily_volume_is_base_volume_times_typical_price_over_pages() -> None:
+    sent: list[dict[str, Any]] = []
+    rows = await replay(candle_pages(sent)).fetch_daily(BTC, date(2024, 1, 1), date(2025, 6, 29))
+    assert [(r.day, r.volume_usd) for r in rows] == [
+        (date(2024, 1, 1), Decimal("227437915.06")),
+        (date(2024, 1, 2), Decimal("442350617.29")),
+        (date(2024, 1, 3), Decimal("522166510.25")),
+        (date(2025, 6, 27), Decimal("332825413.67")),
+        (date(2025, 6, 28), Decimal("0.00")),
+        (date(2025, 6, 29), Decimal("243144518.75")),
+    ]
+    assert all(r.estimated and r.complete and r.source == HISTORY_SOURCE for r in rows)
+    assert [(s["coin"], s["interval"]) for s in sent] == [("BTC", "1d")] * 2
+    # Two windows that meet without a gap or overlap, ending at the last millisecond of the end day.
+    assert sent[0]["startTime"] == ms_from_date(date(2024, 1, 1))
+    assert sent[1]["startTime"] == sent[0]["endTime"] + 1
+    assert sent[1]["endTime"] == ms_from_date(date(2025, 6, 30)) - 1
+
+
+async def test_daily_rows_are_deduplicated_and_limited_to_the_asked_days() -> None:
+    handler: Handler = lambda request: ok("candle_snapshot_btc_1d_page1.json")  # noqa: E731
+    rows = await replay(handler).fetch_daily(BTC, date(2024, 1, 2), date(2025, 12, 31))
+    assert [r.day for r in rows] == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
+async def test_newest_candle_is_incomplete_while_the_venue_day_runs() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return ok("candle_snapshot_btc_1d_page2.json", date_header="Sun, 29 Jun 2025 18:00:00 GMT")
+
+    rows = await replay(handler).fetch_daily(BTC, date(2025, 6, 27), date(2025, 6, 29))
+    assert [r.complete for r in rows] == [True, True, False]
+
+
+async def test_hourly_candles_are_rejected_rather_than_summed_as_days() -> None:
+    with pytest.raises(SchemaError) as error:
+        await replay(lambda r: ok("candle_snapshot_kpepe_1h.json")).fetch_daily(
+            BTC, date(2023, 5, 21), date(2023, 5, 22)
+        )
+    assert error.value.field == "t"
+
+
+async def test_candle_without_volume_is_a_schema_error_naming_v() -> None:
+    def drop_v(body: Any) -> Any:
+        del body[1]["v"]
+        return body
+
+    with pytest.raises(SchemaError) as error:
+        await replay(lambda r: ok("candle_snapshot_btc_1d_page1.json", edit=drop_v)).fetch_daily(
+            BTC, date(2024, 1, 1), date(2024, 1, 3)
+        )
+    assert error.value.field == "v"
+
+
+def test_rate_limit_stays_below_the_venue_weight_budget() -> None:
+    rate, burst = RATE_LIMIT
+    assert rate * 60 + burst <= 0.8 * 1200  # the most weight the client can send in any minute
+
+
+# --- simulator ------------------------------------------------------------------------------------
+
+
+def sim(*, enforce_limits: bool = False) -> tuple[SimModel, SimulatorApp, HyperliquidSim]:
+    model = SimModel(seed=1, now=lambda: SIM_NOW)
+    venue = HyperliquidSim(model)
+    return model, SimulatorApp(model, [venue], enforce_limits=enforce_limits), venue
+
+
+def sim_connector(app: SimulatorApp, policy: RetryPolicy = FAULT_POLICY) -> HyperliquidConnector:
+    return HyperliquidConnector(sim_client(VENUE, app, policy=policy))
+
+
+def sim_market(model: SimModel, coin: str) -> SimMarket:
+    return next(m for m in model.markets(VENUE) if coin_of(m) == coin)
+
+
+def rolling_total(model: SimModel) -> Decimal:
+    return sum((model.rolling_24h_usd(m) for m in model.markets(VENUE)), Decimal(0))
+
+
+async def test_sim_current_total_equals_the_model_rolling_24h_exactly() -> None:
+    model, app, _ = sim()
+    snapshot = await sim_connector(app).fetch_current()
+    assert snapshot.total_usd == rolling_total(model)
+    assert snapshot.as_of == SIM_NOW
+    assert len(snapshot.markets) == sum(1 for m in model.markets(VENUE) if m.delisted is None)
+
+
+async def test_sim_lists_delisted_markets_and_thousand_unit_names() -> None:
+    model, app, _ = sim()
+    markets = {m.symbol: m for m in await sim_connector(app).list_markets()}
+    delisted = {coin_of(m) for m in model.markets(VENUE) if m.delisted is not None}
+    assert {s for s, m in markets.items() if m.status == "delisted"} == delisted
+    assert markets["kPEPE"].base == "PEPE"
+
+
+def assert_close_to_model(model: SimModel, coin: str, rows: list[Any]) -> None:
+    market = sim_market(model, coin)
+    expected = {d: v for d, v in _model_days(model, market).items() if v > 0}
+    assert [r.day for r in rows] == sorted(expected)
+    for row in rows:
+        exact = expected[row.day]
+        assert abs(row.volume_usd - exact) <= exact * SIM_ESTIMATE_TOLERANCE, row
+        assert row.estimated
+
+
+def _model_days(model: SimModel, market: SimMarket) -> dict[date, Decimal]:
+    first = SIM_NOW.date() - timedelta(days=730)
+    return {first + timedelta(d): model.daily_usd(market, first + timedelta(d)) for d in range(731)}
+
+
+@pytest.mark.parametrize("coin", ["BTC", "kPEPE"])
+async def test_sim_two_years_of_daily_history_match_the_model_within_the_estimate(coin: str) -> None:
+    model, app, _ = sim()
+    market = Market(VENUE, coin, "linear", "trading", coin, "USDC")
+    connector = sim_connector(app)
+    rows = await connector.fetch_daily(market, SIM_NOW.date() - timedelta(days=730), SIM_NOW.date())
+    assert len(rows) == 731 and connector.client.requests_sent == 2
+    assert_close_to_model(model, coin, rows)
+    assert [r.complete for r in rows[-2:]] == [True, False]
+
+
+async def test_sim_delisted_market_keeps_history_for_the_days_it_traded() -> None:
+    model, app, _ = sim()
+    gone = next(m for m in model.markets(VENUE) if m.delisted is not None and m.delisted > model.genesis)
+    market = Market(VENUE, coin_of(gone), "linear", "delisted", gone.base, "USDC")
+    rows = await sim_connector(app).fetch_daily(market, SIM_NOW.date() - timedelta(days=730), SIM_NOW.date())
+    assert gone.delisted is not None and rows and rows[-1].day == gone.delisted - timedelta(days=1)
+    assert_close_to_model(model, market.symbol, rows)
+
+
+async def test_sim_answers_bad_bodies_like_the_venue() -> None:
+    _, app, _ = sim()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+        unknown = await http.post("/info", json={"type": "nope"})
+        no_req = await http.post("/info", json={"type": "candleSnapshot"})
+        bad_coin = await http.post(
+            "/info",
+            json={"type": "candleSnapshot", "req": {"coin": "NOPE", "interval": "1d", "startTime": 0}},
+        )
+    assert unknown.status_code == 422 and unknown.text.startswith("Failed to deserialize the JSON body")
+    assert no_req.status_code == 422
+    assert (bad_coin.status_code, bad_coin.content) == (500, b"null")
+
+
+async def test_sim_serves_the_venue_json_types() -> None:
+    _, app, _ = sim()
+    req = {"coin": "BTC", "interval": "1d", "startTime": ms_from_date(date(2026, 11, 18))}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+        meta, contexts = (await http.post("/info", json={"type": "metaAndAssetCtxs"})).json()
+        candles = (await http.post("/info", json={"type": "candleSnapshot", "req": req})).json()
+    assert len(meta["universe"]) == len(contexts)
+    assert isinstance(meta["universe"][0]["szDecimals"], int) and isinstance(contexts[0]["dayNtlVlm"], str)
+    delisted = [c for u, c in zip(meta["universe"], contexts, strict=True) if u.get("isDelisted")]
+    assert delisted and all(c["midPx"] is None and c["dayNtlVlm"] == "0.0" for c in delisted)
+    assert [c["t"] for c in candles] == sorted(c["t"] for c in candles) and len(candles) == 3
+    assert all(
+        isinstance(c["t"], int) and isinstance(c["n"], int) and isinstance(c["v"], str) for c in candles
+    )
+    assert all(c["T"] == c["t"] + 86_400_000 - 1 for c in candles)
+
+
+@pytest.mark.parametrize(
+    ("kind", "count"), [("throttle", 2), ("error5xx", 2), ("truncated", 1), ("malformed", 1)]
+)
+async def test_sim_transient_faults_are_retried_and_totals_stay_exact(kind: str, count: int) -> None:
+    model, app, _ = sim()
+    app.faults.append(Fault(kind=kind, venue=VENUE, count=count))
+    snapshot = await sim_connector(app).fetch_current()
+    assert snapshot.total_usd == rolling_total(model)
+
+
+class TimeoutASGITransport(httpx.ASGITransport):
+    """ASGITransport ignores client timeouts; enforce the read timeout the way a socket would."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            return await asyncio.wait_for(super().handle_async_request(request), timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out", request=request) from None
+
+
+async def test_sim_timeout_is_retried_and_the_total_stays_exact() -> None:
+    model, app, _ = sim()
+    app.faults.append(Fault(kind="timeout", venue=VENUE, count=1, ms=400))
+    client = VenueClient(
+        VENUE,
+        "http://sim.test",
+        RateLimiter(1e6, 1e6),
+        policy=FAULT_POLICY,
+        transport=TimeoutASGITransport(app=app),
+    )
+    snapshot = await HyperliquidConnector(client).fetch_current()
+    assert snapshot.total_usd == rolling_total(model) and client.requests_sent == 2
+
+
+async def test_sim_missing_field_is_a_schema_error_naming_it() -> None:
+    _, app, _ = sim()
+    app.faults.append(Fault(kind="missing_field", venue=VENUE, field="dayNtlVlm"))
+    with pytest.raises(SchemaError) as current:
+        await sim_connector(app).fetch_current()
+    app.faults[:] = [Fault(kind="missing_field", venue=VENUE, field="v")]
+    with pytest.raises(SchemaError) as daily:
+        await sim_connector(app).fetch_daily(BTC, date(2026, 11, 1), date(2026, 11, 2))
+    assert (current.value.field, daily.value.field) == ("dayNtlVlm", "v")
+
+
+async def test_sim_persistent_server_errors_end_as_unavailable() -> None:
+    _, app, _ = sim()
+    app.faults.append(Fault(kind="error5xx", venue=VENUE))
+    with pytest.raises(UnavailableError):
+        await sim_connector(app).fetch_current()
+
+
+async def test_sim_rate_limit_answers_429_null_and_the_client_recovers() -> None:
+    model, app, venue = sim(enforce_limits=True)
+    # The venue's budget (1200/min, i.e. 20/s) sped up so that the test refills within milliseconds.
+    venue.rate, venue.burst = 500.0, 100.0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+        answers = [await http.post("/info", json={"type": "metaAndAssetCtxs"}) for _ in range(8)]
+    throttled = [a for a in answers if a.status_code == 429]
+    assert throttled and all(a.content == b"null" for a in throttled)
+
+    policy = RetryPolicy(attempts=20, base_delay=0.02, max_delay=0.05, timeout=2.0)
+    client = VenueClient(
+        VENUE, "http://sim.test", RateLimiter(1e6, 1e6), policy=policy, transport=httpx.ASGITransport(app=app)
+    )
+    connector = HyperliquidConnector(client)
+    totals = await asyncio.gather(*(connector.fetch_current() for _ in range(8)))
+    assert {t.total_usd for t in totals} == {rolling_total(model)}
+    assert client.requests_sent > 8  # some were throttled and sent again
+
+
+async def test_sim_throttle_that_never_ends_gives_up_naming_the_429() -> None:
+    _, app, _ = sim()
+    app.faults.append(Fault(kind="throttle", venue=VENUE))
+    with pytest.raises(UnavailableError, match="HTTP 429 rate limited"):
+        await sim_connector(app).fetch_current()
