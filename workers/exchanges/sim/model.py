@@ -12,7 +12,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
@@ -88,7 +88,7 @@ class SimModel:
         scale: float = 1.0,
     ) -> None:
         self.seed = seed
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or (lambda: datetime.now(UTC))
         self.history_days = history_days
         self.scale = scale
         self._markets = {venue: self._make_markets(shape) for venue, shape in VENUES.items()}
@@ -121,7 +121,7 @@ class SimModel:
             if i >= count:
                 gone = self.today() - timedelta(days=int(30 + 600 * _unit(self.seed, shape.venue, base, "d")))
                 listed = min(listed, gone - timedelta(days=60))
-            price = Decimal(str(round(60000 * (0.5 ** (i / 3.0)) * (0.6 + r), 8))).normalize()
+            price = _sig(Decimal(repr(60000 * (0.5 ** (i / 10.0)) * (0.6 + r))), 8)
             size = shape.scale * Decimal(str(round(0.72 ** min(i, 40) * (0.5 + r) + 0.0001, 6)))
             markets.append(
                 SimMarket(shape.venue, base, "linear", shape.quote, listed, gone, price, size)
@@ -156,7 +156,7 @@ class SimModel:
     def daily_usd(self, market: SimMarket, day: date) -> Decimal:
         """USD volume of the whole UTC day (for today: the hours that have passed, pro rata)."""
         now = self.now()
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         if start >= now:
             return Decimal(0)
         if start + DAY <= now:
