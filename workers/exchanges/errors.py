@@ -36,9 +36,7 @@ class TransientError(ExchangeError):
 
     retryable = True
 
-    def __init__(
-        self, venue: str, endpoint: str, message: str, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, venue: str, endpoint: str, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(venue, endpoint, message)
 

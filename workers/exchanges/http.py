@@ -127,13 +127,16 @@ class VenueClient:
         await self._http.aclose()
 
     async def get(
-        self, path: str, params: dict[str, Any] | None = None, *, weight: float = 1, check: BodyCheck | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        weight: float = 1,
+        check: BodyCheck | None = None,
     ) -> Any:
         return await self.request("GET", path, params=params, weight=weight, check=check)
 
-    async def post(
-        self, path: str, body: Any, *, weight: float = 1, check: BodyCheck | None = None
-    ) -> Any:
+    async def post(self, path: str, body: Any, *, weight: float = 1, check: BodyCheck | None = None) -> Any:
         return await self.request("POST", path, json_body=body, weight=weight, check=check)
 
     async def request(
@@ -178,9 +181,7 @@ class VenueClient:
     ) -> Any:
         self.requests_sent += 1
         try:
-            response = await self._http.request(
-                method, path, params=params, json=json_body, headers=headers
-            )
+            response = await self._http.request(method, path, params=params, json=json_body, headers=headers)
         except httpx.TimeoutException:
             raise TransientError(self.venue, endpoint, f"timed out after {self.policy.timeout:g}s") from None
         except httpx.TransportError as exc:

@@ -160,9 +160,7 @@ def drop_field(body: Any, name: str) -> Any:
 
 
 class SimulatorApp:
-    def __init__(
-        self, model: SimModel, venues: list[VenueSim], *, enforce_limits: bool = True
-    ) -> None:
+    def __init__(self, model: SimModel, venues: list[VenueSim], *, enforce_limits: bool = True) -> None:
         self.model = model
         self.venues = venues
         self.enforce_limits = enforce_limits
@@ -240,7 +238,7 @@ def _corrupt(response: SimResponse, fault: Fault) -> SimResponse:
     if fault.kind == "truncated":
         return SimResponse(response.status, None, response.headers, raw=body[: max(1, len(body) // 2)])
     if fault.kind == "malformed":
-        return SimResponse(response.status, None, response.headers, raw=b"{\"result\": [1, 2,, }" + body[:10])
+        return SimResponse(response.status, None, response.headers, raw=b'{"result": [1, 2,, }' + body[:10])
     return response
 
 

@@ -1,0 +1,15 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+COPY pyproject.toml README.md ./
+COPY webapp ./webapp
+COPY workers ./workers
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+# Editable, so migrations/, templates/ and static/ are found next to the code.
+RUN pip install -e .
+RUN useradd --create-home perpvol
+USER perpvol
+EXPOSE 8000
+CMD ["perpvol", "web", "--host", "0.0.0.0", "--port", "8000"]

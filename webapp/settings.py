@@ -1,0 +1,118 @@
+"""The one place that reads the environment (and an optional `.env`).
+
+A bad value stops start-up with a message that names the variable (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_URLS = {
+    "bybit": "https://api.bybit.com",
+    "woox": "https://api.woox.io",
+    "hyperliquid": "https://api.hyperliquid.xyz",
+    "paradex": "https://api.prod.paradex.trade",
+}
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    app_secret_key: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY")
+
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("perpvol")), alias="PERPVOL_DATA_DIR")
+    # "simulated" data lives in its own database and Redis namespace and is labelled everywhere.
+    data_mode: Literal["real", "simulated"] = Field(default="real", alias="PERPVOL_DATA_MODE")
+    redis_prefix: str = Field(default="perpvol", alias="PERPVOL_REDIS_PREFIX")
+
+    bybit_url: str = Field(default=DEFAULT_URLS["bybit"], alias="PERPVOL_BYBIT_URL")
+    woox_url: str = Field(default=DEFAULT_URLS["woox"], alias="PERPVOL_WOOX_URL")
+    hyperliquid_url: str = Field(default=DEFAULT_URLS["hyperliquid"], alias="PERPVOL_HYPERLIQUID_URL")
+    paradex_url: str = Field(default=DEFAULT_URLS["paradex"], alias="PERPVOL_PARADEX_URL")
+
+    poll_seconds: int = Field(default=15, ge=1, le=3600, alias="PERPVOL_POLL_SECONDS")
+    stale_seconds: int = Field(default=120, ge=5, alias="PERPVOL_STALE_SECONDS")
+    history_days: int = Field(default=730, ge=1, le=3650, alias="PERPVOL_HISTORY_DAYS")
+    revise_days: int = Field(default=3, ge=1, le=60, alias="PERPVOL_REVISE_DAYS")
+    http_timeout: float = Field(default=15.0, gt=0, le=300, alias="PERPVOL_HTTP_TIMEOUT")
+    # Multiplies each venue's client-side rate limit. Only raise it against `perpvol sim --no-rate-limit`.
+    rate_limit_scale: float = Field(default=1.0, gt=0, le=1000, alias="PERPVOL_RATE_LIMIT_SCALE")
+    # How long a worker's claim on a market's backfill lasts without renewal (after a crash, the
+    # market is free again after this).
+    lease_seconds: int = Field(default=90, ge=1, le=3600, alias="PERPVOL_LEASE_SECONDS")
+
+    host: str = Field(default="127.0.0.1", alias="PERPVOL_HOST")
+    port: int = Field(default=8000, ge=1, le=65535, alias="PERPVOL_PORT")
+    public_rate_limit: int = Field(default=120, ge=1, alias="PERPVOL_PUBLIC_RATE_LIMIT")
+
+    @field_validator("bybit_url", "woox_url", "hyperliquid_url", "paradex_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value or None
+
+    def venue_url(self, venue: str) -> str:
+        url: str = getattr(self, f"{venue}_url")
+        return url
+
+    @property
+    def simulated(self) -> bool:
+        return self.data_mode == "simulated"
+
+    @property
+    def key_prefix(self) -> str:
+        """Redis namespace; simulated data never shares keys or channels with real data."""
+        return f"{self.redis_prefix}:sim" if self.simulated else self.redis_prefix
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with `overrides` (by field name) on top."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = error["loc"][0] if error["loc"] else "?"
+            name = _env_name(str(loc))
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and info.alias:
+        return info.alias
+    return field if field.isupper() else field.upper()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

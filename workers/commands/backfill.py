@@ -1,0 +1,55 @@
+"""`perpvol backfill` and `perpvol status`, run in the CLI process against the configured storage."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any
+
+from redis.asyncio import Redis
+
+from webapp.db import create_pool
+from webapp.settings import Settings
+from workers import ingest
+from workers.commands.run import prepare_database
+from workers.commands.status import collect_status
+from workers.exchanges.base import Exchange
+from workers.exchanges.errors import ExchangeError
+from workers.exchanges.registry import make_connector
+
+
+async def run_backfill(settings: Settings, exchanges: tuple[Exchange, ...], days: int | None) -> list[str]:
+    """Backfill each venue in turn; return the venues that failed (their checkpoints are kept)."""
+    await prepare_database(settings)
+    pool = await create_pool(settings.database_url or "", max_size=8)
+    redis = Redis.from_url(settings.redis_url or "")
+    connectors = {name: make_connector(name, settings) for name in exchanges}
+    worker_id = f"cli:{socket.gethostname()}:{os.getpid()}"
+    deps = ingest.Deps(settings, pool, redis, dict(connectors), worker_id)
+    failed: list[str] = []
+    try:
+        for exchange in exchanges:
+            print(f"backfilling {exchange} ({days or settings.history_days} days)…", file=sys.stderr)
+            try:
+                rows = await ingest.backfill_exchange(deps, exchange, days)
+            except ExchangeError as exc:
+                print(f"  {exchange}: stopped: {exc} (run again to resume)", file=sys.stderr)
+                failed.append(exchange)
+                continue
+            print(f"  {exchange}: {rows} daily rows written", file=sys.stderr)
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+        await redis.aclose()
+        await pool.close()
+    return failed
+
+
+async def read_status(settings: Settings) -> dict[str, Any]:
+    await prepare_database(settings)
+    pool = await create_pool(settings.database_url or "", max_size=2)
+    try:
+        return await collect_status(pool, settings)
+    finally:
+        await pool.close()

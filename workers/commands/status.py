@@ -1,0 +1,58 @@
+"""`perpvol status`: per venue, last success, staleness, error, backfill progress and row counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import asyncpg
+
+from webapp.live_state import EXCHANGES, iso
+from webapp.queries import checkpoints, daily, markets, status
+from webapp.settings import Settings
+
+
+async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        health = {row.exchange: row for row in await status.select_venue_status(conn)}
+        progress = await checkpoints.select_backfill_progress(conn)
+        rows = []
+        for exchange in EXCHANGES:
+            h = health.get(exchange)
+            last_success = h.last_success if h else None
+            failing = bool(
+                h and h.last_error and (not last_success or (h.last_error_at or now) >= last_success)
+            )
+            age = (now - last_success).total_seconds() if last_success else None
+            p = progress.get(exchange)
+            rows.append(
+                {
+                    "exchange": exchange,
+                    "last_success": iso(last_success),
+                    "age_seconds": int(age) if age is not None else None,
+                    "stale": age is None or age > settings.stale_seconds or failing,
+                    "error": h.last_error if h and failing else None,
+                    "backfill_progress": round(p.fraction, 4) if p else 0.0,
+                    "markets": await markets.count_markets(conn, exchange),
+                    "daily_rows": await daily.count_daily_rows(conn, exchange),
+                }
+            )
+    return {"data_mode": settings.data_mode, "exchanges": rows}
+
+
+def print_status(doc: dict[str, Any], out: TextIO) -> None:
+    mode = "  (SIMULATED data)" if doc["data_mode"] == "simulated" else ""
+    out.write(f"perpvol status{mode}\n\n")
+    out.write(
+        f"  {'venue':<12} {'last success':<22} {'state':<7} {'backfill':>8} "
+        f"{'markets':>8} {'daily rows':>11}\n"
+    )
+    for row in doc["exchanges"]:
+        state = "STALE" if row["stale"] else "ok"
+        out.write(
+            f"  {row['exchange']:<12} {row['last_success'] or 'never':<22} {state:<7} "
+            f"{row['backfill_progress'] * 100:>7.1f}% {row['markets']:>8} {row['daily_rows']:>11}\n"
+        )
+        if row["error"]:
+            out.write(f"  {'':<12} error: {row['error']}\n")

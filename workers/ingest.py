@@ -1,0 +1,176 @@
+"""What the workers do, as plain async functions over (pool, redis, connectors): arq jobs in
+`workers/jobs.py` and the CLI's `backfill` both call these.
+
+Idempotence comes from the storage layer (upserts keyed by exchange/symbol/day, snapshots unique per
+venue as-of) and from leases on each market's backfill, so retries, restarts and two workers at once
+never count a market or a day twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+from redis.asyncio import Redis
+
+from webapp.current import refresh_current
+from webapp.queries import checkpoints, daily, markets, snapshots, status
+from webapp.settings import Settings
+from workers.exchanges.base import Connector, Exchange, Market
+from workers.exchanges.errors import ExchangeError
+
+log = logging.getLogger("perpvol.ingest")
+
+BACKFILL_JOB = "daily_backfill"
+CHUNK_DAYS = 180  # rows written and checkpointed together; a crash loses at most one chunk's work
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+    connectors: dict[Exchange, Connector]
+    worker_id: str
+    lease_retry_seconds: float = 10.0
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+async def poll_current(deps: Deps, exchange: Exchange) -> bool:
+    """Fetch one venue's rolling-24h figures; store, cache and publish. False when the venue failed."""
+    connector = deps.connectors[exchange]
+    taken_at = deps.now()
+    try:
+        snapshot = await connector.fetch_current()
+    except ExchangeError as exc:
+        log.warning("poll %s failed: %s", exchange, exc)
+        async with deps.pool.acquire() as conn:
+            await status.record_failure(conn, exchange, taken_at, str(exc))
+        await refresh_current(deps.pool, deps.redis, deps.settings)
+        return False
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await snapshots.insert_snapshot(conn, snapshot, taken_at)
+        await status.record_success(conn, exchange, taken_at)
+    await refresh_current(deps.pool, deps.redis, deps.settings)
+    return True
+
+
+async def poll_all(deps: Deps) -> dict[Exchange, bool]:
+    """Every venue at once; one that is down never delays or stops the others."""
+    names = list(deps.connectors)
+    results = await asyncio.gather(*(poll_current(deps, name) for name in names))
+    return dict(zip(names, results, strict=True))
+
+
+async def sync_markets(deps: Deps, exchange: Exchange) -> list[Market]:
+    """Register every perp market the venue lists; ones it stopped listing become delisted."""
+    listed = await deps.connectors[exchange].list_markets()
+    now = deps.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await markets.upsert_markets(conn, exchange, listed, now)
+        await markets.mark_missing_markets_delisted(conn, exchange, [m.symbol for m in listed], now)
+    return listed
+
+
+def history_start(deps: Deps) -> date:
+    return deps.now().date() - timedelta(days=deps.settings.history_days)
+
+
+async def backfill_market(deps: Deps, market: Market, start: date, end: date) -> int | None:
+    """Fetch start..end for one market in chunks, each written with its checkpoint in one
+    transaction. Resumes after the checkpoint; None if another worker holds the market."""
+    exchange = market.exchange
+    async with deps.pool.acquire() as conn:
+        if not await checkpoints.try_claim(
+            conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id, deps.settings.lease_seconds
+        ):
+            return None
+    written = 0
+    try:
+        async with deps.pool.acquire() as conn:
+            done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
+        cursor = max(start, done.done_through + timedelta(days=1)) if done else start
+        while cursor <= end:
+            chunk_end = min(end, cursor + timedelta(days=CHUNK_DAYS - 1))
+            rows = await deps.connectors[exchange].fetch_daily(market, cursor, chunk_end)
+            complete_through = min(chunk_end, deps.now().date() - timedelta(days=1))
+            async with deps.pool.acquire() as conn, conn.transaction():
+                await daily.upsert_daily_volumes(conn, rows, deps.now())
+                if complete_through >= cursor:
+                    await checkpoints.save_checkpoint(
+                        conn, exchange, market.symbol, BACKFILL_JOB, complete_through, start
+                    )
+                await checkpoints.try_claim(
+                    conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id, deps.settings.lease_seconds
+                )
+            written += len(rows)
+            cursor = chunk_end + timedelta(days=1)
+    finally:
+        async with deps.pool.acquire() as conn:
+            await checkpoints.release_claim(conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id)
+    return written
+
+
+async def backfill_exchange(
+    deps: Deps, exchange: Exchange, days: int | None = None, concurrency: int = 4
+) -> int:
+    """Two years (or `days`) of daily history of every market ever seen, delisted included."""
+    await sync_markets(deps, exchange)
+    end = deps.now().date()
+    start = end - timedelta(days=days if days is not None else deps.settings.history_days)
+    async with deps.pool.acquire() as conn:
+        rows = await markets.select_markets(conn, exchange, include_delisted=True)
+    pending = [row.to_market() for row in rows]
+    total = 0
+    while True:
+        written, pending = await _backfill_pass(deps, pending, start, end, concurrency)
+        total += written
+        if not pending:
+            return total
+        # Another worker (or a killed one whose lease has not run out) holds these: wait and retry,
+        # so that a crash never leaves a market without its history.
+        await asyncio.sleep(deps.lease_retry_seconds)
+
+
+async def _backfill_pass(
+    deps: Deps, pending: list[Market], start: date, end: date, concurrency: int
+) -> tuple[int, list[Market]]:
+    """One pass over `pending`; returns rows written and the markets another worker held."""
+    queue: asyncio.Queue[Market] = asyncio.Queue()
+    for market in pending:
+        queue.put_nowait(market)
+    held: list[Market] = []
+    total = 0
+
+    async def work() -> None:
+        nonlocal total
+        while not queue.empty():
+            market = queue.get_nowait()
+            written = await backfill_market(deps, market, start, end)
+            if written is None:
+                held.append(market)
+            else:
+                total += written
+
+    await asyncio.gather(*(work() for _ in range(concurrency)))
+    return total, held
+
+
+async def revise_recent(deps: Deps, exchange: Exchange) -> int:
+    """Re-fetch the last few days: venues revise recent candles and today's is still open."""
+    end = deps.now().date()
+    start = end - timedelta(days=deps.settings.revise_days)
+    async with deps.pool.acquire() as conn:
+        rows = await markets.select_markets(conn, exchange, include_delisted=True)
+    recent = [r.to_market() for r in rows if r.delisted_at is None or r.delisted_at.date() >= start]
+    written = 0
+    for market in recent:
+        fetched = await deps.connectors[exchange].fetch_daily(market, start, end)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await daily.upsert_daily_volumes(conn, fetched, deps.now())
+        written += len(fetched)
+    return written

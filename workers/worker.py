@@ -1,0 +1,95 @@
+"""arq `WorkerSettings`: cron jobs, and the shared clients created once per worker process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+from arq.cron import CronJob
+
+from webapp.db import create_pool
+from webapp.settings import Settings, SettingsError, load_settings
+from workers import ingest, jobs
+from workers.exchanges.base import EXCHANGES
+from workers.exchanges.registry import make_connector
+
+log = logging.getLogger("perpvol.worker")
+
+
+def poll_schedule(seconds: int) -> tuple[set[int] | None, set[int]]:
+    """arq cron (minute, second) for "every N seconds"; N must divide a minute or whole minutes an hour."""
+    if seconds < 60 and 60 % seconds == 0:
+        return None, set(range(0, 60, seconds))
+    if seconds % 60 == 0 and 3600 % seconds == 0:
+        return set(range(0, 60, seconds // 60)), {0}
+    raise SettingsError(
+        f"PERPVOL_POLL_SECONDS: {seconds} must divide 60 (e.g. 5, 10, 15, 30) or be whole minutes "
+        "that divide an hour (60, 120, 300, ...)"
+    )
+
+
+def queue_name(settings: Settings) -> str:
+    return f"{settings.key_prefix}:arq:queue"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    pool = await create_pool(settings.database_url or "")
+    connectors = {name: make_connector(name, settings) for name in EXCHANGES}
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id)
+    for exchange in EXCHANGES:
+        # A job id per worker start: a killed worker's job must not block the one that resumes it.
+        await ctx["redis"].enqueue_job(
+            "backfill_history", exchange, _job_id=f"backfill:{exchange}:{worker_id}"
+        )
+    log.info("worker %s started", worker_id)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    deps: ingest.Deps | None = ctx.get("deps")
+    if deps is None:
+        return
+    for connector in deps.connectors.values():
+        await connector.aclose()
+    await deps.pool.close()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `arq.Worker`, built from perpvol's settings."""
+    minute, second = poll_schedule(settings.poll_seconds)
+    cron_jobs: list[CronJob] = [
+        cron(
+            jobs.poll_current_volume,
+            minute=minute,
+            second=second,
+            run_at_startup=True,
+            timeout=max(60, settings.poll_seconds * 4),
+        ),
+        cron(jobs.revise_recent_history, minute={5}, second={0}, timeout=1800),
+        cron(jobs.discover_markets, hour={0}, minute={10}, second={0}, timeout=1800),
+    ]
+    return {
+        "functions": [func(jobs.backfill_history, timeout=6 * 3600, max_tries=1000)],
+        "cron_jobs": cron_jobs,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379"),
+        "queue_name": queue_name(settings),
+        "ctx": {"settings": settings},
+        "max_jobs": 8,
+        "handle_signals": True,
+        "health_check_key": f"{settings.key_prefix}:arq:health",
+    }
+
+
+def run_worker(settings: Settings | None = None) -> None:
+    from arq.worker import Worker
+
+    settings = settings or load_settings()
+    Worker(**worker_settings(settings)).run()
