@@ -70,9 +70,11 @@ def encode(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-async def refresh_current(pool: asyncpg.Pool, redis: Redis, settings: Settings) -> dict[str, Any]:
+async def refresh_current(
+    pool: asyncpg.Pool, redis: Redis, settings: Settings, now: datetime | None = None
+) -> dict[str, Any]:
     """Rebuild the document, cache it and publish it: one message per update to every web process."""
-    doc = await build_from_db(pool, settings)
+    doc = await build_from_db(pool, settings, now)
     payload = encode(doc)
     await redis.set(current_key(settings), payload)
     await redis.publish(live_channel(settings), payload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import NoReturn, TypeVar
@@ -132,6 +133,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # pgserver asks platformdirs for a runtime dir, which warns on machines without XDG_RUNTIME_DIR.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -50,12 +50,12 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
         log.warning("poll %s failed: %s", exchange, exc)
         async with deps.pool.acquire() as conn:
             await status.record_failure(conn, exchange, taken_at, str(exc))
-        await refresh_current(deps.pool, deps.redis, deps.settings)
+        await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
         return False
     async with deps.pool.acquire() as conn, conn.transaction():
         await snapshots.insert_snapshot(conn, snapshot, taken_at)
         await status.record_success(conn, exchange, taken_at)
-    await refresh_current(deps.pool, deps.redis, deps.settings)
+    await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
     return True
 
 
@@ -94,6 +94,9 @@ async def backfill_market(deps: Deps, market: Market, start: date, end: date) ->
         async with deps.pool.acquire() as conn:
             done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
         cursor = max(start, done.done_through + timedelta(days=1)) if done else start
+        if cursor >= deps.now().date():
+            # Every finished day is stored; today's open candle is `revise_recent`'s job.
+            return 0
         while cursor <= end:
             chunk_end = min(end, cursor + timedelta(days=CHUNK_DAYS - 1))
             rows = await deps.connectors[exchange].fetch_daily(market, cursor, chunk_end)

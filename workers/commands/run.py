@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from webapp.db import create_pool, ensure_database
 from webapp.migrate import migrate
 from webapp.settings import Settings
-from workers.services import Services, free_port, start_services
+from workers.services import Services, free_port, publish_services, start_services, unpublish_services
 
 
 async def prepare_database(settings: Settings) -> list[int]:
@@ -138,6 +138,8 @@ def run_up(settings: Settings, host: str, port: int, simulate: bool, seed: int) 
     resolved, services = resolve(settings)
     for line in services.embedded:
         print(f"perpvol: started embedded {line}")
+    if services.embedded:
+        publish_services(settings, services)
     try:
         applied = asyncio.run(prepare_database(resolved))
         if applied:
@@ -158,4 +160,6 @@ def run_up(settings: Settings, host: str, port: int, simulate: bool, seed: int) 
         finally:
             supervisor.stop()
     finally:
+        if services.embedded:
+            unpublish_services(settings)
         services.close()

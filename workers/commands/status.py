@@ -45,13 +45,13 @@ def print_status(doc: dict[str, Any], out: TextIO) -> None:
     mode = "  (SIMULATED data)" if doc["data_mode"] == "simulated" else ""
     out.write(f"perpvol status{mode}\n\n")
     out.write(
-        f"  {'venue':<12} {'last success':<22} {'state':<7} {'backfill':>8} "
+        f"  {'venue':<12} {'last success':<28} {'state':<7} {'backfill':>8} "
         f"{'markets':>8} {'daily rows':>11}\n"
     )
     for row in doc["exchanges"]:
         state = "STALE" if row["stale"] else "ok"
         out.write(
-            f"  {row['exchange']:<12} {row['last_success'] or 'never':<22} {state:<7} "
+            f"  {row['exchange']:<12} {row['last_success'] or 'never':<28} {state:<7} "
             f"{row['backfill_progress'] * 100:>7.1f}% {row['markets']:>8} {row['daily_rows']:>11}\n"
         )
         if row["error"]:

@@ -123,9 +123,7 @@ class SimModel:
                 listed = min(listed, gone - timedelta(days=60))
             price = _sig(Decimal(repr(60000 * (0.5 ** (i / 10.0)) * (0.6 + r))), 8)
             size = shape.scale * Decimal(str(round(0.72 ** min(i, 40) * (0.5 + r) + 0.0001, 6)))
-            markets.append(
-                SimMarket(shape.venue, base, "linear", shape.quote, listed, gone, price, size)
-            )
+            markets.append(SimMarket(shape.venue, base, "linear", shape.quote, listed, gone, price, size))
         for j in range(round(shape.inverse * self.scale)):
             base = TICKERS[j]
             markets.append(
@@ -148,7 +146,9 @@ class SimModel:
         """A smooth, bounded price path: sums of slow and fast sines with per-market phases."""
         t = at.timestamp() / 86400
         ph = _unit(self.seed, market.venue, market.base, "phase") * 2 * math.pi
-        factor = 1 + 0.35 * math.sin(t / 90 + ph) + 0.08 * math.sin(t / 7 + 2 * ph) + 0.01 * math.sin(t * 24 + ph)
+        factor = (
+            1 + 0.35 * math.sin(t / 90 + ph) + 0.08 * math.sin(t / 7 + 2 * ph) + 0.01 * math.sin(t * 24 + ph)
+        )
         return _sig(market.base_price * Decimal(str(round(factor, 9))))
 
     # --- volumes ------------------------------------------------------------------------------
