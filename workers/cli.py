@@ -219,13 +219,13 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from webapp import create_app
+    from webapp import create_asgi
     from workers.commands.run import resolve
 
     resolved, services = resolve(settings)
     try:
         uvicorn.run(
-            create_app(resolved),
+            create_asgi(resolved),
             host=args.host or settings.host,
             port=args.port or settings.port,
             log_level="warning",

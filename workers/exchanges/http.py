@@ -115,6 +115,7 @@ class VenueClient:
         self.limiter = limiter
         self.policy = policy or RetryPolicy()
         self.requests_sent = 0
+        self.weight_sent = 0.0
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -156,6 +157,7 @@ class VenueClient:
             if last is not None:
                 await self._sleep(self.policy.delay(attempt - 1, last.retry_after))
             await self.limiter.acquire(weight)
+            self.weight_sent += weight
             try:
                 return await self._once(method, path, endpoint, params, json_body, check, headers)
             except ThrottledError as exc:

@@ -1,0 +1,168 @@
+"""`perpvol fetch` and `perpvol sim` as a user runs them: real processes, the simulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PERPVOL = [sys.executable, "-m", "workers.cli"]
+
+
+@pytest.fixture(scope="module")
+def sim_url() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [*PERPVOL, "sim", "--port", "0", "--seed", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, line
+        url = match.group(0)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/_sim/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _run(args: list[str], sim_url: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    for venue in ("BYBIT", "WOOX", "HYPERLIQUID", "PARADEX"):
+        env[f"PERPVOL_{venue}_URL"] = sim_url
+    env["PERPVOL_HTTP_TIMEOUT"] = "5"
+    return subprocess.run([*PERPVOL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_fetch_current_json_is_one_document_whose_total_is_the_sum_of_venues(sim_url: str) -> None:
+    result = _run(["fetch", "current", "--json"], sim_url)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [v["exchange"] for v in doc["exchanges"]] == ["bybit", "woox", "hyperliquid", "paradex"]
+    assert all(v["ok"] and v["error"] is None and v["window"] == "rolling_24h" for v in doc["exchanges"])
+    venue_totals = [Decimal(v["total_usd"]) for v in doc["exchanges"]]
+    assert Decimal(doc["total_usd"]) == sum(venue_totals, Decimal(0))
+    for venue in doc["exchanges"]:
+        markets = sum((Decimal(m["volume_usd"]) for m in venue["markets"]), Decimal(0))
+        assert markets == Decimal(venue["total_usd"])
+        assert venue["source"].startswith(("GET ", "POST "))
+    assert doc["as_of"].endswith("Z")
+
+
+def test_a_failing_venue_is_reported_and_the_others_still_print(sim_url: str) -> None:
+    httpx.post(f"{sim_url}/_sim/faults", json={"kind": "error5xx", "venue": "woox"})
+    try:
+        result = _run(["fetch", "current", "--json"], sim_url)
+    finally:
+        httpx.delete(f"{sim_url}/_sim/faults")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    woox = next(v for v in doc["exchanges"] if v["exchange"] == "woox")
+    assert woox["ok"] is False and woox["total_usd"] is None and "HTTP 503" in woox["error"]
+    ok = [Decimal(v["total_usd"]) for v in doc["exchanges"] if v["ok"]]
+    assert len(ok) == 3 and Decimal(doc["total_usd"]) == sum(ok, Decimal(0))
+
+
+def test_fetch_history_sums_markets_per_utc_day(sim_url: str) -> None:
+    result = _run(
+        ["fetch", "history", "--exchange", "woox", "--start", "2025-03-01", "--end", "2025-03-07", "--json"],
+        sim_url,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["exchange"] == "woox"
+    assert [d["day"] for d in doc["days"]] == [f"2025-03-0{i}" for i in range(1, 8)]
+    assert all(Decimal(d["volume_usd"]) > 0 and d["markets"] > 0 for d in doc["days"])
+    one = _run(
+        [
+            "fetch",
+            "history",
+            "--exchange",
+            "woox",
+            "--market",
+            "PERP_BTC_USDT",
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-01",
+            "--json",
+        ],
+        sim_url,
+    )
+    assert json.loads(one.stdout)["days"][0]["markets"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["fetch", "history", "--exchange", "woox", "--start", "2025-03-07", "--end", "2025-03-01"],
+            "after --end",
+        ),
+        (
+            ["fetch", "history", "--exchange", "kraken", "--start", "2025-03-01", "--end", "2025-03-02"],
+            "unknown exchange",
+        ),
+        (["fetch", "history", "--exchange", "woox", "--start", "March", "--end", "2025-03-02"], "not a date"),
+        (["sim", "--fault", "bybit:explode"], "unknown fault kind"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_exit_2(args: list[str], message: str, sim_url: str) -> None:
+    result = _run(args, sim_url)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_unknown_market_is_a_clear_error(sim_url: str) -> None:
+    result = _run(
+        [
+            "fetch",
+            "history",
+            "--exchange",
+            "woox",
+            "--market",
+            "NOPE",
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-01",
+        ],
+        sim_url,
+    )
+    assert result.returncode == 1
+    assert "no perpetual market named 'NOPE'" in result.stderr
+
+
+def test_bad_setting_stops_with_the_variable_named(sim_url: str) -> None:
+    env = dict(os.environ, PERPVOL_BYBIT_URL="ftp://nope")
+    result = subprocess.run([*PERPVOL, "fetch", "current"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "PERPVOL_BYBIT_URL" in result.stderr
+
+
+def test_sim_help_documents_every_fault() -> None:
+    result = subprocess.run([*PERPVOL, "sim", "--help"], cwd=ROOT, capture_output=True, text=True)
+    for kind in ("latency", "timeout", "throttle", "error5xx", "malformed", "truncated", "missing_field"):
+        assert kind in result.stdout
+    assert "Retry-After" in result.stdout

@@ -1,0 +1,171 @@
+"""One Redis pub/sub subscription per web process, fanned out to every local live client.
+
+Each client owns a small bounded queue: when a slow client's queue is full its oldest update is dropped,
+so it catches up with the latest and never holds anyone else up. The hub keeps the latest update so a new
+(or reconnecting) client gets the current state at once, and the public endpoint can serve it from memory.
+If the Redis connection drops, the hub reconnects and re-reads the cached document to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[["Update"], None]
+Loader = Callable[[], Awaitable[bytes | None]]
+
+QUEUE_SIZE = 4
+MAX_BACKOFF_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Update:
+    """One published current-volume document, pre-encoded; derived encodings are built once per update."""
+
+    seq: int
+    payload: bytes
+
+    @cached_property
+    def doc(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.payload)
+        return value
+
+    @cached_property
+    def ws_text(self) -> str:
+        return f'{{"type":"volume","seq":{self.seq},"data":{self.payload.decode()}}}'
+
+    @cached_property
+    def sse_event(self) -> bytes:
+        return b"event: volume\nid: %d\ndata: %s\n\n" % (self.seq, self.payload)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A client's view of the feed: iterate to receive updates; `dropped` counts skipped ones."""
+
+    queue: asyncio.Queue[Update | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    dropped: int = 0
+
+    def offer(self, update: Update | None) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(update)
+
+    async def next(self, within: float | None = None) -> Update | None:
+        """The next update; None when the hub stopped. Raises TimeoutError after `within` seconds."""
+        return await asyncio.wait_for(self.queue.get(), within)
+
+
+class Hub:
+    """Subscribes to `channel` and fans each message out to local subscribers and listeners."""
+
+    def __init__(self, redis_url: str, channel: str, *, client_name: str = "perpvol-web") -> None:
+        self.redis_url = redis_url
+        self.channel = channel
+        self.client_name = client_name
+        self.latest: Update | None = None
+        self.listeners: list[Listener] = []
+        self.reconnects = 0
+        self._subscribers: set[Subscription] = set()
+        self._seq = 0
+        self._task: asyncio.Task[None] | None = None
+        self._loader: Loader | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self, loader: Loader, wait_seconds: float = 10.0) -> None:
+        """Subscribe, then load the current document with `loader` (after subscribing, so none is missed)."""
+        self._loader = loader
+        ready = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(ready), name="perpvol-broadcast")
+        try:
+            await asyncio.wait_for(asyncio.shield(ready), wait_seconds)
+        except TimeoutError:
+            # Serve without a live feed for now; the task keeps reconnecting in the background.
+            log.warning("live feed: not subscribed after %.0fs; still trying", wait_seconds)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for sub in list(self._subscribers):
+            sub.offer(None)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        sub = Subscription()
+        if self.latest is not None:
+            sub.offer(self.latest)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+
+    def publish_local(self, payload: bytes) -> Update:
+        """Hand a payload to every local subscriber and listener (what a Redis message triggers)."""
+        self._seq += 1
+        update = Update(self._seq, payload)
+        self.latest = update
+        for sub in self._subscribers:
+            sub.offer(update)
+        for listener in self.listeners:
+            try:
+                listener(update)
+            except Exception:
+                log.exception("broadcast listener failed")
+        return update
+
+    async def _run(self, ready: asyncio.Future[None]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen(ready)
+            except (RedisError, OSError) as exc:
+                log.warning("live feed: Redis connection lost (%s); reconnecting in %.1fs", exc, backoff)
+            self.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _listen(self, ready: asyncio.Future[None]) -> None:
+        redis = Redis.from_url(self.redis_url, client_name=self.client_name, health_check_interval=15)
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            await self._catch_up()
+            if not ready.done():
+                ready.set_result(None)
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self.publish_local(bytes(message["data"]))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                await redis.aclose()
+
+    async def _catch_up(self) -> None:
+        if self._loader is None:
+            return
+        try:
+            payload = await self._loader()
+        except Exception:
+            log.exception("live feed: could not load the current document")
+            return
+        if payload is not None and (self.latest is None or payload != self.latest.payload):
+            self.publish_local(payload)

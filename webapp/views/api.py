@@ -1,0 +1,451 @@
+"""The JSON API. Money is a decimal string in USD; times are ISO 8601 UTC; a day is a UTC calendar day.
+
+Every figure says its window (`rolling_24h` or `utc_day`), unit, source and whether it was estimated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+import asyncpg
+from pydantic import BaseModel, BeforeValidator, Field
+from quart import Blueprint, Response, current_app, jsonify, request
+from quart_schema import document_response, validate_querystring
+
+from webapp.broadcast import Hub
+from webapp.current import build_from_db
+from webapp.errors import ErrorBody, bad_request
+from webapp.live_state import EXCHANGES, iso
+from webapp.queries import checkpoints, daily, history, snapshots, status
+from webapp.settings import Settings
+
+MAX_RANGE_DAYS = 3660
+DEFAULT_RANGE_DAYS = 365
+HISTORY_SOURCE = "sum of per-market UTC-day volume (venue daily candles, USD notional)"
+CSV_COLUMNS = (
+    "period_start", "period_end", "exchange", "volume_usd", "days_covered", "days_expected",
+    "days_incomplete", "markets", "markets_pending", "estimated", "complete",
+)
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+# ---- models (documentation of the responses; the views build plain dicts of the same shape) ----
+
+
+class CurrentQuery(BaseModel):
+    markets: int | None = Field(default=None, ge=1, le=100, description="Also list the top N markets")
+
+
+class CurrentVenue(BaseModel):
+    exchange: str
+    label: str
+    volume_usd: str | None = Field(description="Rolling-24h USD volume (decimal string)")
+    share: str | None = Field(description="Fraction of total_usd, 0..1; null when excluded")
+    as_of: str | None
+    fetched_at: str | None = None
+    age_seconds: int | None = Field(description="Seconds since the figure was fetched, at as_of of the doc")
+    stale: bool
+    error: str | None
+    estimated: bool
+    source: str = Field(description="Venue endpoint and field the figure comes from")
+    markets: int
+
+
+class Change24h(BaseModel):
+    available: bool
+    pct: str | None = Field(description="Percent change of the total against ~24h earlier")
+    previous_usd: str | None
+    exchanges: list[str] = Field(description="Venues compared (those with a figure at both times)")
+
+
+class TopMarket(BaseModel):
+    exchange: str
+    symbol: str
+    base: str | None
+    quote: str | None
+    volume_usd: str
+    estimated: bool
+    as_of: str | None
+
+
+class CurrentVolume(BaseModel):
+    as_of: str | None
+    data_mode: Literal["real", "simulated"]
+    simulated: bool
+    window: str = Field(description="rolling_24h")
+    unit: str = Field(description="USD")
+    total_usd: str
+    complete: bool
+    excluded: list[str]
+    estimated: bool
+    exchanges: list[CurrentVenue]
+    change_24h: Change24h | None = None
+    served_from: Literal["database", "cache"]
+    top_markets: list[TopMarket] | None = None
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    # Only YYYY-MM-DD: pydantic would otherwise read "5" as a Unix timestamp (1970-01-01).
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if not isinstance(value, (str, date)):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day), Field(json_schema_extra={"pattern": _ISO_DAY.pattern})]
+
+
+class HistoryQuery(BaseModel):
+    start_date: IsoDay | None = Field(default=None, description="First UTC day (default: end_date - 364)")
+    end_date: IsoDay | None = Field(default=None, description="Last UTC day (default: today, UTC)")
+    granularity: Literal["daily", "weekly", "monthly"] = "daily"
+    exchange: str | None = Field(default=None, description="Comma-separated venues, e.g. bybit,woox")
+
+
+class HistoryVenue(BaseModel):
+    exchange: str
+    volume_usd: str | None = Field(description="USD over the days covered; null when no day is stored")
+    days_covered: int
+    days_expected: int
+    days_incomplete: int = Field(description="Days still running (the current UTC day)")
+    markets: int = Field(description="Distinct markets with data in the period")
+    markets_pending: int = Field(description="Known markets whose history for this period is not stored yet")
+    estimated: bool
+    complete: bool
+
+
+class HistoryPeriod(BaseModel):
+    period_start: date
+    period_end: date = Field(description="Last day counted (clipped to end_date)")
+    days_expected: int
+    total_usd: str | None = Field(description="Sum over venues with data; null when none has any")
+    complete: bool = Field(description="False when any venue misses days or markets: a gap, not a zero")
+    gaps: list[str] = Field(description="Venues with missing days or pending markets in this period")
+    exchanges: list[HistoryVenue]
+
+
+class HistoryBounds(BaseModel):
+    exchange: str
+    first_day: date | None
+    last_day: date | None
+
+
+class Historical(BaseModel):
+    start_date: date
+    end_date: date
+    granularity: Literal["daily", "weekly", "monthly"]
+    window: str = Field(description="utc_day: figures sum whole UTC calendar days")
+    week_start: str = Field(description="monday (ISO 8601 weeks)")
+    unit: str
+    source: str
+    data_mode: Literal["real", "simulated"]
+    simulated: bool
+    exchanges: list[str]
+    stored_history: list[HistoryBounds]
+    periods: list[HistoryPeriod]
+
+
+class CsvTable(BaseModel):
+    """CSV with a header row: period_start, period_end, exchange (or `total`), volume_usd, days_covered,
+    days_expected, days_incomplete, markets, markets_pending, estimated, complete. An empty volume_usd
+    is a gap (no day stored), never zero."""
+
+    media_type: ClassVar[str] = "text/csv"
+
+
+class Backfill(BaseModel):
+    markets_total: int
+    markets_done: int = Field(description="Markets whose history is stored through yesterday (UTC)")
+    fraction: float = Field(description="Day-weighted progress, 0..1")
+
+
+class VenueHealth(BaseModel):
+    exchange: str
+    label: str
+    healthy: bool = Field(description="Last poll succeeded within the stale limit")
+    last_attempt: str | None
+    last_success: str | None
+    last_error: str | None
+    last_error_at: str | None
+    consecutive_failures: int
+    backfill: Backfill
+    history_first_day: date | None
+    history_last_day: date | None
+
+
+class Exchanges(BaseModel):
+    as_of: str | None
+    data_mode: Literal["real", "simulated"]
+    stale_seconds: int
+    exchanges: list[VenueHealth]
+
+
+# ---- helpers ----
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["PERPVOL"]
+    return settings
+
+
+def _pool() -> asyncpg.Pool:
+    return current_app.extensions["pool"]
+
+
+def money(value: Decimal | None) -> str | None:
+    """A decimal string without exponent ("0", "1234.5"), or None."""
+    return None if value is None else format(value, "f")
+
+
+def parse_exchanges(raw: str | None) -> list[str]:
+    if raw is None or not raw.strip():
+        return list(EXCHANGES)
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(EXCHANGES))
+    if unknown:
+        detail = f"unknown exchange {', '.join(unknown)}; use {', '.join(EXCHANGES)}"
+        raise bad_request("unknown_exchange", detail)
+    return [name for name in EXCHANGES if name in names]
+
+
+# No perpetual-futures venue traded before this; earlier dates can only be typing errors.
+EARLIEST_DAY = date(2016, 1, 1)
+
+
+def resolve_range(query: HistoryQuery, today: date) -> tuple[date, date]:
+    end = query.end_date or today
+    for name, value in (("start_date", query.start_date), ("end_date", end)):
+        if value is not None and value < EARLIEST_DAY:
+            raise bad_request("invalid_range", f"{name} {value} is before {EARLIEST_DAY}: no history so early")
+    start = query.start_date or max(EARLIEST_DAY, end - timedelta(days=DEFAULT_RANGE_DAYS - 1))
+    if end > today:
+        raise bad_request("invalid_range", f"end_date {end} is in the future (today is {today}, UTC)")
+    if start > end:
+        raise bad_request("invalid_range", f"start_date {start} is after end_date {end}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise bad_request("range_too_large", f"at most {MAX_RANGE_DAYS} days per request; split the range")
+    return start, end
+
+
+# ---- current ----
+
+
+@blueprint.get("/volume/current")
+@validate_querystring(CurrentQuery)
+@document_response(CurrentVolume, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 503)
+async def current_volume(query_args: CurrentQuery) -> Response:
+    """Aggregated rolling-24h USD volume, per venue and in total.
+
+    Each venue shows its figure, share of the total, the venue's as-of time, the age of the figure and a
+    stale flag; a stale venue (too old, or its last poll failed) is listed in `excluded` and left out of
+    `total_usd`. `change_24h` compares with snapshots taken about 24 hours earlier, when they exist.
+    `?markets=N` adds the N largest markets. When PostgreSQL is unreachable the latest published document
+    is served instead (`served_from: cache`).
+    """
+    try:
+        doc = await build_from_db(_pool(), _settings())
+        doc["served_from"] = "database"
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        hub: Hub = current_app.extensions["hub"]
+        if hub.latest is None:
+            raise
+        doc = dict(hub.latest.doc, served_from="cache")
+        query_args.markets = None
+    if query_args.markets:
+        rows = await snapshots.select_top_markets(_pool(), query_args.markets)
+        doc["top_markets"] = [
+            {
+                "exchange": r.exchange, "symbol": r.symbol, "base": r.base, "quote": r.quote,
+                "volume_usd": money(r.volume_usd), "estimated": r.estimated, "as_of": iso(r.as_of),
+            }
+            for r in rows
+        ]
+    return jsonify(doc)
+
+
+# ---- historical ----
+
+
+@blueprint.get("/volume/historical")
+@validate_querystring(HistoryQuery)
+@document_response(Historical, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 503)
+async def historical_volume(query_args: HistoryQuery) -> Response:
+    """USD volume per UTC day, ISO week (Monday first) or calendar month, per venue and in total.
+
+    Default range: the last 365 days through today (UTC); at most 3660 days per request. Each period
+    says how many days each venue has stored against the days expected, and how many known markets still
+    lack history there: a gap shows as `complete: false` (and `volume_usd: null` when a venue has no day at
+    all), never as a silent zero. Today is still running, so its figures are partial (`days_incomplete`).
+    Send `Accept: text/csv` (or use `/api/volume/historical.csv`) for CSV.
+    """
+    wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    return await _historical(query_args, as_csv=wants_csv)
+
+
+@blueprint.get("/volume/historical.csv")
+@validate_querystring(HistoryQuery)
+@document_response(CsvTable, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 503)
+async def historical_volume_csv(query_args: HistoryQuery) -> Response:
+    """The historical series as CSV: one row per period and venue, plus a `total` row per period."""
+    return await _historical(query_args, as_csv=True)
+
+
+async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
+    today = datetime.now(UTC).date()
+    exchanges = parse_exchanges(query.exchange)
+    start, end = resolve_range(query, today)
+    spans = history.periods(start, end, query.granularity)
+    cutoff = today - timedelta(days=1)
+    async with _pool().acquire() as conn:
+        rows = await history.select_period_volumes(conn, start, end, query.granularity, exchanges)
+        pending = await history.select_pending_markets(
+            conn, [(p, min(last, cutoff)) for p, _, last in spans], exchanges
+        )
+        bounds = await daily.select_daily_bounds(conn)
+    found = {(r.period_start, r.exchange): r for r in rows}
+    periods = [_period(span, exchanges, found, pending) for span in spans]
+    if as_csv:
+        return _csv_response(periods, start, end, query.granularity)
+    settings = _settings()
+    return jsonify({
+        "start_date": start.isoformat(), "end_date": end.isoformat(), "granularity": query.granularity,
+        "window": "utc_day", "week_start": "monday", "unit": "USD", "source": HISTORY_SOURCE,
+        "data_mode": settings.data_mode, "simulated": settings.simulated, "exchanges": exchanges,
+        "stored_history": [_bounds(name, bounds.get(name)) for name in exchanges],
+        "periods": periods,
+    })
+
+
+def _period(
+    span: tuple[date, date, date],
+    exchanges: list[str],
+    found: dict[tuple[date, str], history.PeriodVenue],
+    pending: dict[tuple[date, str], int],
+) -> dict[str, Any]:
+    key, first, last = span
+    expected = (last - first).days + 1
+    venues = [_period_venue(found.get((key, name)), name, expected, pending.get((key, name), 0))
+              for name in exchanges]
+    with_data = [Decimal(v["volume_usd"]) for v in venues if v["volume_usd"] is not None]
+    return {
+        "period_start": first.isoformat(),
+        "period_end": last.isoformat(),
+        "days_expected": expected,
+        "total_usd": money(sum(with_data, Decimal(0))) if with_data else None,
+        "complete": all(v["complete"] for v in venues),
+        "gaps": [v["exchange"] for v in venues if not v["complete"]],
+        "exchanges": venues,
+    }
+
+
+def _period_venue(row: history.PeriodVenue | None, name: str, expected: int, pending: int) -> dict[str, Any]:
+    covered = row.days_covered if row else 0
+    incomplete = row.days_incomplete if row else 0
+    return {
+        "exchange": name,
+        "volume_usd": money(row.volume_usd) if row else None,
+        "days_covered": covered,
+        "days_expected": expected,
+        "days_incomplete": incomplete,
+        "markets": row.markets if row else 0,
+        "markets_pending": pending,
+        "estimated": row.estimated if row else False,
+        "complete": covered == expected and incomplete == 0 and pending == 0,
+    }
+
+
+def _bounds(name: str, bounds: Any) -> dict[str, Any]:
+    return {
+        "exchange": name,
+        "first_day": bounds.first_day.isoformat() if bounds else None,
+        "last_day": bounds.last_day.isoformat() if bounds else None,
+    }
+
+
+def _csv_response(periods: list[dict[str, Any]], start: date, end: date, granularity: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for period in periods:
+        for venue in period["exchanges"]:
+            writer.writerow([period["period_start"], period["period_end"], *_csv_cells(venue)])
+        writer.writerow([
+            period["period_start"], period["period_end"], "total", period["total_usd"] or "",
+            "", period["days_expected"], "", "", "", "", str(period["complete"]).lower(),
+        ])
+    response = Response(out.getvalue(), mimetype="text/csv")
+    name = f"perpvol-{granularity}-{start}-{end}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _csv_cells(venue: dict[str, Any]) -> list[Any]:
+    return [
+        venue["exchange"], venue["volume_usd"] or "", venue["days_covered"], venue["days_expected"],
+        venue["days_incomplete"], venue["markets"], venue["markets_pending"],
+        str(venue["estimated"]).lower(), str(venue["complete"]).lower(),
+    ]
+
+
+# ---- exchanges ----
+
+
+@blueprint.get("/exchanges")
+@document_response(Exchanges, 200)
+@document_response(ErrorBody, 503)
+async def exchanges() -> Response:
+    """Venue health: last poll, last success, last error, consecutive failures, and backfill progress.
+
+    `healthy` means the last poll succeeded within the stale limit (`stale_seconds`). Backfill progress
+    counts known markets whose daily history is stored through yesterday (UTC).
+    """
+    settings = _settings()
+    now = datetime.now(UTC)
+    async with _pool().acquire() as conn:
+        health = await status.select_venue_status(conn)
+        progress = await checkpoints.select_backfill_progress(conn)
+        bounds = await daily.select_daily_bounds(conn)
+    venues = [_venue_health(row, progress.get(row.exchange), bounds.get(row.exchange), now, settings)
+              for row in health]
+    return jsonify({
+        "as_of": iso(now), "data_mode": settings.data_mode,
+        "stale_seconds": settings.stale_seconds, "exchanges": venues,
+    })
+
+
+def _venue_health(row: Any, progress: Any, bounds: Any, now: datetime, settings: Settings) -> dict[str, Any]:
+    success = row.last_success
+    healthy = (
+        success is not None
+        and (now - success).total_seconds() <= settings.stale_seconds
+        and (row.last_error_at is None or row.last_error_at <= success)
+    )
+    return {
+        "exchange": row.exchange, "label": row.label, "healthy": healthy,
+        "last_attempt": iso(row.last_attempt), "last_success": iso(success),
+        "last_error": row.last_error, "last_error_at": iso(row.last_error_at),
+        "consecutive_failures": row.consecutive_failures,
+        "backfill": {
+            "markets_total": progress.markets_total if progress else 0,
+            "markets_done": progress.markets_done if progress else 0,
+            "fraction": round(progress.fraction, 4) if progress else 0.0,
+        },
+        "history_first_day": bounds.first_day.isoformat() if bounds else None,
+        "history_last_day": bounds.last_day.isoformat() if bounds else None,
+    }

@@ -1,0 +1,161 @@
+"""Live feeds, both fed by this process's `Hub` (one Redis subscription, see webapp/broadcast.py).
+
+- `/ws/live-volume`: WebSocket; each message is `{"type": "volume", "seq": n, "data": <current doc>}`,
+  and `{"type": "heartbeat"}` when nothing happened for a while.
+- `/api/live/sse`: server-sent events `volume` carrying the current doc, with heartbeat comments.
+
+A client gets the latest document as soon as it connects (so a reconnect catches up at once); a slow
+client skips to the newest update instead of holding the others up. `event_stream` is the hook for
+other SSE feeds (e.g. the dashboard's HTML partials): give it a function from an update to SSE bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from quart import Blueprint, Response, current_app, websocket
+from quart_schema import document_response
+
+from webapp.broadcast import Hub, Update
+
+blueprint = Blueprint("live", __name__)
+
+HEARTBEAT_SECONDS = 15.0
+SSE_RETRY_MS = 3000
+WS_HEARTBEAT = '{"type":"heartbeat"}'
+
+EventRenderer = Callable[[Update], bytes]
+Message = MutableMapping[str, Any]
+LIVE_WS_PATH = "/ws/live-volume"
+
+
+class EventStream(BaseModel):
+    """`text/event-stream`: `event: volume` / `id: n` / `data: <current-volume JSON>` blocks, and
+    `: heartbeat` comment lines."""
+
+    media_type: ClassVar[str] = "text/event-stream"
+
+
+def _hub() -> Hub:
+    hub: Hub = current_app.extensions["hub"]
+    return hub
+
+
+def _heartbeat_seconds() -> float:
+    return float(current_app.config.get("PERPVOL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+
+
+def sse_event(event: str, data: str, event_id: int | None = None) -> bytes:
+    """One SSE event; multi-line data (an HTML partial) becomes several `data:` lines."""
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.extend(f"data: {line}" for line in data.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def volume_event(update: Update) -> bytes:
+    """The `volume` event with the current document as JSON (encoded once per update, for all clients)."""
+    return update.sse_event
+
+
+async def event_stream(hub: Hub, render: EventRenderer, heartbeat: float) -> AsyncIterator[bytes]:
+    """SSE bytes for every update of `hub` rendered by `render`, with a comment line as heartbeat."""
+    yield f"retry: {SSE_RETRY_MS}\n\n".encode()
+    async with hub.subscribe() as sub:
+        while True:
+            try:
+                update = await sub.next(within=heartbeat)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            if update is None:
+                return
+            yield render(update)
+
+
+def sse_response(render: EventRenderer) -> Response:
+    """A streaming `text/event-stream` response of `render`ed updates (never times out)."""
+    response = Response(
+        event_stream(_hub(), render, _heartbeat_seconds()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.timeout = None
+    return response
+
+
+@blueprint.get("/api/live/sse")
+@document_response(EventStream, 200)
+async def live_sse() -> Response:
+    """Server-sent events: `volume` events carrying the current-volume document (as in
+    `/api/volume/current`), the latest one at once on connect, then one per update; `: heartbeat`
+    comments every 15 s keep proxies from closing the stream.
+    """
+    return sse_response(volume_event)
+
+
+@blueprint.websocket(LIVE_WS_PATH)
+async def live_websocket() -> None:
+    """WebSocket: `{"type":"volume","seq":n,"data":{...}}` per update (the latest at once on connect),
+    `{"type":"heartbeat"}` after 15 s without one."""
+    await websocket.accept()
+    heartbeat = _heartbeat_seconds()
+    async with _hub().subscribe() as sub:
+        while True:
+            try:
+                update = await sub.next(within=heartbeat)
+            except TimeoutError:
+                await websocket.send(WS_HEARTBEAT)
+                continue
+            if update is None:
+                await websocket.close(1001)
+                return
+            await websocket.send(update.ws_text)
+
+
+async def serve_websocket(
+    hub: Hub,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> None:
+    """The same feed as `live_websocket`, spoken in raw ASGI (no per-message framework work), for the
+    fast path in front of Quart: with 10,000 clients every microsecond per send counts."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    async with hub.subscribe() as sub:
+        watcher = asyncio.create_task(_until_disconnect(receive, sub))
+        try:
+            await _send_updates(sub, send, heartbeat)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+async def _until_disconnect(receive: Callable[[], Awaitable[Message]], sub: Any) -> None:
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+    sub.offer(None)
+
+
+async def _send_updates(sub: Any, send: Callable[[Message], Awaitable[None]], heartbeat: float) -> None:
+    while True:
+        try:
+            update = await sub.next(within=heartbeat)
+        except TimeoutError:
+            text = WS_HEARTBEAT
+        else:
+            if update is None:
+                return
+            text = update.ws_text
+        try:
+            await send({"type": "websocket.send", "text": text})
+        except Exception:  # the client went away mid-send; the server reports it in its own way
+            return

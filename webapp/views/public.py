@@ -1,0 +1,271 @@
+"""`/public/latest-volume`: the small document every page that embeds the widget fetches.
+
+The hot path touches neither PostgreSQL nor Redis and does no JSON encoding: `PublicFeed` keeps the
+response bytes, ETag and headers pre-built, refreshed when the live feed delivers an update (and once a
+second, so a venue whose figure ages past the stale limit is flagged even when nothing is published).
+`PublicFastPath` answers the path as a bare ASGI callable in front of Quart; the Quart route below serves
+the same bytes when the app runs without the wrapper, and carries the OpenAPI documentation.
+
+Cache headers (`max-age=5, stale-while-revalidate=30`, ETag) make it safe to put a CDN in front.
+The rate limit is per client address as the ASGI server reports it (run uvicorn with `--proxy-headers`
+and `--forwarded-allow-ips` behind a trusted proxy), in this process's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, current_app, request
+from quart_schema import document_response
+
+from webapp.broadcast import Hub, Update
+from webapp.current import encode
+from webapp.errors import ErrorBody
+from webapp.live_state import VenueFigure, build_current
+from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, serve_websocket
+
+PUBLIC_PATH = "/public/latest-volume"
+CACHE_CONTROL = b"public, max-age=5, stale-while-revalidate=30"
+RATE_WINDOW_SECONDS = 60.0
+MAX_TRACKED_CLIENTS = 100_000
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+blueprint = Blueprint("public", __name__)
+
+
+class PublicVenue(BaseModel):
+    exchange: str
+    label: str
+    volume_usd: str | None = Field(description="Rolling-24h USD volume as a decimal string; null: no figure")
+    share: str | None = Field(description="Fraction of total_usd (0..1); null when excluded from the total")
+    as_of: str | None = Field(description="The venue's own time of the figure (ISO 8601, UTC)")
+    stale: bool = Field(description="Older than the stale limit, or the venue's last poll failed")
+
+
+class PublicVolume(BaseModel):
+    as_of: str | None = Field(description="When the figures were last refreshed (ISO 8601, UTC)")
+    data_mode: Literal["real", "simulated"]
+    simulated: bool
+    window: str = Field(description="Always rolling_24h: each venue's trailing 24 hours")
+    unit: str = Field(description="Always USD (USDT/USDC counted as USD)")
+    total_usd: str = Field(description="Sum over the venues that are not stale, as a decimal string")
+    complete: bool = Field(description="False when any venue is left out of the total (see excluded)")
+    estimated: bool = Field(description="True when any summed figure had to be derived, not read directly")
+    excluded: list[str]
+    exchanges: list[PublicVenue]
+
+
+class RateLimiter:
+    """A fixed-window counter per client; the table is cleared at every window boundary."""
+
+    def __init__(self, limit: int, window: float = RATE_WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._window_id = -1
+        self._counts: dict[str, int] = {}
+
+    def retry_after(self, client: str, now: float) -> int | None:
+        """None when the request may pass; else the whole seconds until the window resets."""
+        window_id = int(now // self.window)
+        if window_id != self._window_id:
+            self._counts.clear()
+            self._window_id = window_id
+        count = self._counts.get(client, 0) + 1
+        if count > self.limit:
+            return max(1, int((window_id + 1) * self.window - now + 0.999))
+        if len(self._counts) < MAX_TRACKED_CLIENTS or client in self._counts:
+            self._counts[client] = count
+        return None
+
+
+def public_doc(doc: dict[str, Any], *, now: datetime, stale_seconds: int) -> dict[str, Any]:
+    """The embeddable subset of the current document, with stale flags and total re-judged at `now`."""
+    figures = [_figure(v) for v in doc.get("exchanges", [])]
+    fresh = build_current(figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"])
+    return {
+        "as_of": doc.get("as_of"),
+        "data_mode": fresh["data_mode"],
+        "simulated": fresh["simulated"],
+        "window": fresh["window"],
+        "unit": fresh["unit"],
+        "total_usd": fresh["total_usd"],
+        "complete": fresh["complete"],
+        "estimated": fresh["estimated"],
+        "excluded": fresh["excluded"],
+        "exchanges": [
+            {k: v[k] for k in ("exchange", "label", "volume_usd", "share", "as_of", "stale")}
+            for v in fresh["exchanges"]
+        ],
+    }
+
+
+def _figure(venue: dict[str, Any]) -> VenueFigure:
+    return VenueFigure(
+        exchange=venue["exchange"],
+        volume_usd=Decimal(venue["volume_usd"]) if venue.get("volume_usd") is not None else None,
+        as_of=_parse(venue.get("as_of")),
+        fetched_at=_parse(venue.get("fetched_at")),
+        markets=venue.get("markets", 0),
+        estimated=venue.get("estimated", False),
+        source=venue.get("source", ""),
+        error=venue.get("error"),
+    )
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class PublicFeed:
+    """The pre-built reply of the public endpoint, kept current by the live feed."""
+
+    def __init__(self, stale_seconds: int, rate_limit: int) -> None:
+        self.stale_seconds = stale_seconds
+        self.limiter = RateLimiter(rate_limit)
+        self.doc: dict[str, Any] | None = None
+        self.body = b""
+        self.etag = b""
+        self._updated_at = 0.0
+        self._ok_headers: list[tuple[bytes, bytes]] = []
+        self._not_modified_headers: list[tuple[bytes, bytes]] = []
+
+    def on_update(self, update: Update) -> None:
+        self.doc = update.doc
+        self.render()
+
+    def render(self, now: datetime | None = None) -> bool:
+        """Rebuild the bytes from the latest document; True when they changed."""
+        if self.doc is None:
+            return False
+        body = encode(public_doc(self.doc, now=now or datetime.now(UTC), stale_seconds=self.stale_seconds))
+        if body == self.body:
+            return False
+        self.body = body
+        self.etag = b'"' + hashlib.blake2b(body, digest_size=10).hexdigest().encode() + b'"'
+        self._updated_at = time.time()
+        common = [(b"etag", self.etag), (b"cache-control", CACHE_CONTROL), *_CORS]
+        self._ok_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *common,
+        ]
+        self._not_modified_headers = common
+        return True
+
+    async def keep_fresh(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.render()
+
+    def respond(self, method: str, if_none_match: bytes | None, client: str) -> Reply:
+        if method == "OPTIONS":
+            return 204, [*_CORS, *_PREFLIGHT], b""
+        if method not in ("GET", "HEAD"):
+            return _error(405, "method_not_allowed", "use GET", [(b"allow", b"GET, HEAD, OPTIONS")])
+        wait = self.limiter.retry_after(client, time.monotonic())
+        if wait is not None:
+            detail = f"more than {self.limiter.limit} requests a minute from {client}; retry in {wait}s"
+            return _error(429, "rate_limited", detail, [(b"retry-after", str(wait).encode())])
+        if not self.body:
+            return _error(503, "unavailable", "no volume figures yet", [(b"retry-after", b"5")])
+        if if_none_match is not None and _matches(if_none_match, self.etag):
+            return 304, self._not_modified_headers, b""
+        return 200, self._ok_headers, b"" if method == "HEAD" else self.body
+
+
+_CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"ETag, Retry-After"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_PREFLIGHT = [
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", b"If-None-Match"),
+    (b"access-control-max-age", b"86400"),
+]
+
+
+def _matches(if_none_match: bytes, etag: bytes) -> bool:
+    tags = [t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")]
+    return b"*" in tags or etag in tags
+
+
+def _error(status: int, error: str, detail: str, extra: list[tuple[bytes, bytes]]) -> Reply:
+    body = encode({"error": error, "detail": detail})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *_CORS,
+        *extra,
+    ]
+    return status, headers, body
+
+
+class PublicFastPath:
+    """ASGI wrapper: answers `PUBLIC_PATH` from `feed` and the live WebSocket from `hub` itself, and
+    passes every other request to `app`."""
+
+    def __init__(self, app: ASGIApp, feed: PublicFeed, hub: Hub, heartbeat: float = HEARTBEAT_SECONDS):
+        self.app = app
+        self.feed = feed
+        self.hub = hub
+        self.heartbeat = heartbeat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == LIVE_WS_PATH:
+            await serve_websocket(self.hub, receive, send, self.heartbeat)
+            return
+        if scope["type"] != "http" or scope["path"] != PUBLIC_PATH:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        status, headers, body = self.feed.respond(
+            scope["method"], _header(scope, b"if-none-match"), client[0] if client else "unknown"
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+@blueprint.get(PUBLIC_PATH)
+@document_response(PublicVolume, 200)
+@document_response(ErrorBody, 429)
+@document_response(ErrorBody, 503)
+async def latest_volume() -> Response:
+    """Latest rolling-24h USD volume, total and per venue, for embedding (the widget's data).
+
+    Served from memory, never from the database: it stays fast when PostgreSQL is slow or down. A venue
+    whose figure is older than the stale limit, or whose last poll failed, is flagged `stale` and left out
+    of `total_usd`. CORS is open (`*`); responses carry `Cache-Control: public, max-age=5,
+    stale-while-revalidate=30` and an `ETag` (send `If-None-Match` to get 304). Rate limited per client
+    address: over the limit the answer is 429 with `Retry-After`.
+    """
+    feed: PublicFeed = current_app.extensions["public_feed"]
+    tag = request.headers.get("If-None-Match")
+    status, headers, body = feed.respond(
+        request.method, tag.encode() if tag is not None else None, request.remote_addr or "unknown"
+    )
+    response = Response(body, status=status)
+    for key, value in headers:
+        response.headers[key.decode()] = value.decode()
+    return response
