@@ -26,7 +26,9 @@ from workers.exchanges.errors import ExchangeError
 log = logging.getLogger("perpvol.ingest")
 
 BACKFILL_JOB = "daily_backfill"
-CHUNK_DAYS = 180  # rows written and checkpointed together; a crash loses at most one chunk's work
+# Rows are written and checkpointed per chunk of `Connector.backfill_chunk_days`, capped here so that a
+# crash never loses much; tests lower it to exercise resumption.
+CHUNK_DAYS_CAP = 1000
 
 
 @dataclass
@@ -90,6 +92,7 @@ async def backfill_market(deps: Deps, market: Market, start: date, end: date) ->
         ):
             return None
     written = 0
+    chunk_days = min(CHUNK_DAYS_CAP, deps.connectors[exchange].backfill_chunk_days)
     try:
         async with deps.pool.acquire() as conn:
             done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
@@ -98,7 +101,7 @@ async def backfill_market(deps: Deps, market: Market, start: date, end: date) ->
             # Every finished day is stored; today's open candle is `revise_recent`'s job.
             return 0
         while cursor <= end:
-            chunk_end = min(end, cursor + timedelta(days=CHUNK_DAYS - 1))
+            chunk_end = min(end, cursor + timedelta(days=chunk_days - 1))
             rows = await deps.connectors[exchange].fetch_daily(market, cursor, chunk_end)
             complete_through = min(chunk_end, deps.now().date() - timedelta(days=1))
             async with deps.pool.acquire() as conn, conn.transaction():

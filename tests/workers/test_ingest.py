@@ -202,7 +202,7 @@ async def test_two_workers_at_once_do_no_duplicate_work_and_count_each_day_once(
 async def test_backfill_resumes_after_a_crash_without_gap_or_duplicate(
     make_deps: DepsFactory, db: asyncpg.Pool, model: SimModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "CHUNK_DAYS", 10)
+    monkeypatch.setattr(ingest, "CHUNK_DAYS_CAP", 10)
     deps = make_deps("crashing")
     connector = deps.connectors["bybit"]
     real_fetch = connector.fetch_daily

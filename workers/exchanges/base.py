@@ -95,6 +95,9 @@ class Connector(abc.ABC):
 
     name: ClassVar[Exchange]
     info: ClassVar[VenueInfo]
+    # Days of history one `fetch_daily` call should cover during a backfill: about what one request
+    # returns, so a resumable chunk costs one request and a crash loses at most one.
+    backfill_chunk_days: ClassVar[int] = 180
 
     def __init__(self, client: VenueClient) -> None:
         self.client = client

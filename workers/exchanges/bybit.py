@@ -77,6 +77,7 @@ HISTORY_SOURCE = (
 
 class BybitConnector(Connector):
     name = "bybit"
+    backfill_chunk_days = 1000
     info = VenueInfo(
         name="bybit",
         label="Bybit",

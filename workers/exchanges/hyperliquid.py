@@ -57,6 +57,7 @@ HISTORY_SOURCE = (
 
 class HyperliquidConnector(Connector):
     name = "hyperliquid"
+    backfill_chunk_days = 500
     info = VenueInfo(
         name="hyperliquid",
         label="Hyperliquid",

@@ -88,6 +88,7 @@ def check_body(body: Any, response: httpx.Response) -> None:
 
 class ParadexConnector(Connector):
     name: ClassVar[Exchange] = "paradex"
+    backfill_chunk_days = 30
     info: ClassVar[VenueInfo] = VenueInfo(
         name="paradex",
         label="Paradex",

@@ -79,6 +79,7 @@ def check_body(body: Any, response: httpx.Response) -> None:
 
 class WooxConnector(Connector):
     name: ClassVar[Exchange] = "woox"
+    backfill_chunk_days = 1000
     info: ClassVar[VenueInfo] = VenueInfo(
         name="woox",
         label="WOO X",

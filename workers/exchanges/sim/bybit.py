@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from urllib.parse import quote
 
+from workers.exchanges.sim import bybit_private as private
 from workers.exchanges.sim.app import SimRequest, SimResponse
 from workers.exchanges.sim.model import SimMarket, SimModel
 
@@ -74,6 +75,8 @@ class BybitSim:
         return SimResponse(200, self._envelope(10006, "Too many visits!", {}), headers)
 
     async def handle(self, request: SimRequest) -> SimResponse:
+        if request.path in private.PATHS and request.method == "GET":
+            return self._private(request)
         routes = {
             "/v5/market/instruments-info": self._instruments_info,
             "/v5/market/tickers": self._tickers,
@@ -86,6 +89,18 @@ class BybitSim:
             return SimResponse(200, self._envelope(0, "OK", route(request.query)))
         except BybitError as exc:
             return SimResponse(200, self._envelope(exc.code, exc.message, {}))
+
+    def _private(self, request: SimRequest) -> SimResponse:
+        try:
+            account = private.authenticate(self.model, request)
+            if request.path == "/v5/user/query-api":
+                result = private.api_key_info(self.model, account)
+            else:
+                pre_upgrade = request.path.startswith("/v5/pre-upgrade/")
+                result = private.executions(self.model, account, request.query, pre_upgrade)
+        except private.BybitPrivateError as exc:
+            return SimResponse(200, self._envelope(exc.code, exc.message, {}))
+        return SimResponse(200, self._envelope(0, "OK", result))
 
     # --- endpoints ---------------------------------------------------------------------------------
 

@@ -11,11 +11,13 @@ answers its first 5000; unknown `dex` answers like an unknown coin.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from email.utils import format_datetime
 from typing import Any
 
+from workers.exchanges.sim.accounts import SimFill, accounts_of
 from workers.exchanges.sim.app import SimRequest, SimResponse
 from workers.exchanges.sim.model import SimMarket, SimModel
 
@@ -23,7 +25,11 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 DAY_MS = 86_400_000
 INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M")
-INFO_TYPES = ("metaAndAssetCtxs", "candleSnapshot", "meta", "allMids", "l2Book", "perpDexs")
+INFO_TYPES = (
+    "metaAndAssetCtxs", "candleSnapshot", "meta", "allMids", "l2Book", "perpDexs", "userFillsByTime",
+)  # fmt: skip
+FILLS_CAP = 2000  # fills per answer (info-endpoint#retrieve-a-users-fills-by-time)
+FILLS_SERVED = 10_000  # "Only the 10000 most recent fills are available"
 CANDLE_CAP = 5000  # "Only the most recent 5000 candles are available" (info-endpoint#candle-snapshot)
 # HL lists these in units of 1000 coins: kPEPE's price is 1000 PEPE's.
 THOUSANDS = frozenset({"PEPE", "BONK", "FLOKI", "SHIB"})
@@ -108,6 +114,8 @@ class HyperliquidSim:
             return self._meta_and_asset_ctxs(body)
         if kind == "candleSnapshot":
             return self._candle_snapshot(body)
+        if kind == "userFillsByTime":
+            return self._user_fills(body)
         return _unprocessable(f"simulator does not serve `{kind}`")
 
     def _headers(self) -> dict[str, str]:
@@ -209,6 +217,21 @@ class HyperliquidSim:
             "n": max(1, int(usd / 5000)),
         }
 
+    # --- userFillsByTime (no signature: fills are public by address) -------------------------------
+
+    def _user_fills(self, body: dict[str, Any]) -> SimResponse:
+        user, start, end = body.get("user"), body.get("startTime"), body.get("endTime")
+        if not isinstance(user, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", user):
+            return _unprocessable("user: invalid address at line 1 column 1")
+        bad_end = end is not None and not isinstance(end, int)
+        if isinstance(start, bool) or not isinstance(start, int) or bad_end:
+            return _unprocessable("startTime: invalid type: expected u64")
+        end = end if end is not None else _ms(self.model.now())
+        account = accounts_of(self.model).get(self.venue, user)
+        served = account.sorted_fills()[-FILLS_SERVED:] if account else []
+        chosen = [f for f in served if start <= f.ms <= end][:FILLS_CAP]
+        return SimResponse(200, [_fill_json(f) for f in chosen], self._headers())
+
     # --- units --------------------------------------------------------------------------------
 
     def _px(self, market: SimMarket, at: datetime) -> Decimal:
@@ -222,6 +245,27 @@ class HyperliquidSim:
     def _size(self, market: SimMarket, amount: Decimal) -> Decimal:
         step = Decimal(1).scaleb(-self._sz_decimals(market))
         return amount.quantize(step, ROUND_HALF_EVEN)
+
+
+def _fill_json(f: SimFill) -> dict[str, Any]:
+    coin = f.base if f.counts else "@107"
+    buy = f.side == "Buy"
+    return {
+        "closedPnl": "0.0",
+        "coin": coin,
+        "crossed": True,
+        "dir": ("Open Long" if buy else "Open Short") if f.counts else ("Buy" if buy else "Sell"),
+        "hash": "0x" + f.fill_id.rjust(64, "0")[-64:],
+        "oid": int(f.order_id),
+        "px": _text(f.price),
+        "side": "B" if buy else "A",
+        "startPosition": "0.0",
+        "sz": _text(f.qty),
+        "time": f.ms,
+        "fee": _text((f.price * f.qty * Decimal("0.00045")).quantize(Decimal("0.000001"))),
+        "feeToken": "USDC",
+        "tid": int(f.fill_id),
+    }
 
 
 def _candle_request_problem(req: dict[str, Any]) -> str:
