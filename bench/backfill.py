@@ -15,32 +15,31 @@ import argparse
 import asyncio
 import resource
 import secrets
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from webapp.db import create_pool, drop_database, ensure_database, with_database  # noqa: E402
-from webapp.migrate import migrate  # noqa: E402
-from webapp.queries import daily  # noqa: E402
-from webapp.settings import Settings  # noqa: E402
-from workers import ingest  # noqa: E402
-from workers.exchanges.base import EXCHANGES  # noqa: E402
-from workers.exchanges.registry import connector_class, make_client  # noqa: E402
-from workers.exchanges.sim.app import SimulatorApp  # noqa: E402
-from workers.exchanges.sim.model import SimModel  # noqa: E402
-from workers.exchanges.simulator import venue_sims  # noqa: E402
+from webapp.db import create_pool, drop_database, ensure_database, with_database
+from webapp.migrate import migrate
+from webapp.queries import daily
+from webapp.settings import Settings
+from workers import ingest
+from workers.exchanges.base import EXCHANGES
+from workers.exchanges.registry import connector_class, make_client
+from workers.exchanges.sim.app import SimulatorApp
+from workers.exchanges.sim.model import SimModel
+from workers.exchanges.simulator import venue_sims
 
 
 async def run(args: argparse.Namespace) -> None:
     dsn = with_database(args.database, f"perpvol_bench_{secrets.token_hex(4)}")
     await ensure_database(dsn)
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, DATABASE_URL=dsn, REDIS_URL=args.redis, PERPVOL_HISTORY_DAYS=args.days,
+        _env_file=None,
+        DATABASE_URL=dsn,
+        REDIS_URL=args.redis,
+        PERPVOL_HISTORY_DAYS=args.days,
         PERPVOL_REDIS_PREFIX=f"perpvol-bench-{secrets.token_hex(3)}",
     )
     pool = await create_pool(dsn, max_size=8)
@@ -62,7 +61,9 @@ async def run(args: argparse.Namespace) -> None:
         floor = max(f for _, _, f in per_venue)
         print(f"backfill of {args.days} days, venues: {', '.join(venues)}")
         for venue, (elapsed, requests, venue_floor) in zip(venues, per_venue, strict=True):
-            print(f"  {venue:<12} {elapsed:8.1f} s  {requests:6d} requests  rate-limit floor {venue_floor:8.1f} s")
+            print(
+                f"  {venue:<12} {elapsed:8.1f} s  {requests:6d} requests  rate-limit floor {venue_floor:8.1f} s"
+            )
         print(f"  wall time {wall:.1f} s (floor {floor:.1f} s: venues run in parallel)")
         print(f"  {rows} market-day rows, {rows / wall:,.0f} rows/s")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -84,7 +85,9 @@ async def _one(deps: ingest.Deps, venue: str) -> tuple[float, int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--venues", default=",".join(EXCHANGES))
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")

@@ -13,22 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from webapp.settings import Settings  # noqa: E402
-from workers.exchanges.base import EXCHANGES, Exchange  # noqa: E402
-from workers.exchanges.http import RateLimiter  # noqa: E402
-from workers.exchanges.registry import connector_class, make_client  # noqa: E402
-from workers.exchanges.sim.app import SimulatorApp  # noqa: E402
-from workers.exchanges.sim.model import SimModel  # noqa: E402
-from workers.exchanges.simulator import venue_sims  # noqa: E402
+from webapp.settings import Settings
+from workers.exchanges.base import EXCHANGES, Exchange
+from workers.exchanges.http import RateLimiter
+from workers.exchanges.registry import connector_class, make_client
+from workers.exchanges.sim.app import SimulatorApp
+from workers.exchanges.sim.model import SimModel
+from workers.exchanges.simulator import venue_sims
 
 
 def _settings() -> Settings:
@@ -45,11 +41,18 @@ async def parse_time(exchange: Exchange, app: SimulatorApp, rounds: int) -> tupl
             key = f"{request.method} {request.url.path}?{request.url.query.decode()} {request.content!r}"
             if key not in recorded:
                 upstream = await http.send(
-                    http.build_request(request.method, request.url.path, params=request.url.params,
-                                       content=request.content, headers={"content-type": "application/json"})
+                    http.build_request(
+                        request.method,
+                        request.url.path,
+                        params=request.url.params,
+                        content=request.content,
+                        headers={"content-type": "application/json"},
+                    )
                 )
                 recorded[key] = upstream.content
-            return httpx.Response(200, content=recorded[key], headers={"Date": "Wed, 25 Nov 2026 12:00:00 GMT"})
+            return httpx.Response(
+                200, content=recorded[key], headers={"Date": "Wed, 25 Nov 2026 12:00:00 GMT"}
+            )
 
         # No rate limiter here: this measures parsing, not waiting.
         client = make_client(
@@ -94,7 +97,9 @@ async def history(exchange: Exchange, app: SimulatorApp, days: int) -> tuple[flo
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--venues", default=",".join(EXCHANGES))
     parser.add_argument("--scale", type=float, default=1.0, help="simulated market count scale")

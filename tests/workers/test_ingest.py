@@ -245,9 +245,7 @@ async def test_redis_flushed_is_rebuilt_from_postgresql(
     await redis.delete(current_key(deps.settings))
     assert await cached_current(redis, deps.settings) is None
     rebuilt = await refresh_current(deps.pool, redis, deps.settings, deps.now())
-    assert [v["volume_usd"] for v in rebuilt["exchanges"]] == [
-        v["volume_usd"] for v in before["exchanges"]
-    ]
+    assert [v["volume_usd"] for v in rebuilt["exchanges"]] == [v["volume_usd"] for v in before["exchanges"]]
     assert rebuilt["total_usd"] == before["total_usd"]
 
 

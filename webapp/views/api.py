@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import asyncpg
