@@ -83,7 +83,8 @@ def sse_response(render: EventRenderer) -> Response:
     response = Response(
         event_stream(_hub(), render, _heartbeat_seconds()),
         mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # Public data: the embeddable widget on other sites listens to this stream too.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"},
     )
     response.timeout = None
     return response

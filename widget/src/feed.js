@@ -1,0 +1,128 @@
+// One data source per API origin and mode, shared by every widget on the page that uses it:
+// server-sent events (falling back to polling) or polling, paused while the tab is hidden.
+
+const PUBLIC_PATH = "/public/latest-volume";
+const SSE_PATH = "/api/live/sse";
+const TICK_MS = 10000; // re-render this often so an old figure gets flagged stale
+const MAX_BACKOFF_MS = 300000;
+
+const feeds = new Map();
+
+export function getFeed(api, live) {
+  const key = `${api} ${live}`;
+  let feed = feeds.get(key);
+  if (!feed) {
+    feed = new Feed(api, live !== "poll" && typeof EventSource === "function", () => feeds.delete(key));
+    feeds.set(key, feed);
+  }
+  return feed;
+}
+
+class Feed {
+  constructor(api, sse, onEmpty) {
+    this.api = api;
+    this.sse = sse;
+    this.onEmpty = onEmpty;
+    this.subs = new Map(); // element -> its refresh interval in ms
+    this.state = { doc: null, error: null, at: 0 };
+    this.fails = 0;
+    this.on = false;
+    this.onVisibility = () => (document.hidden ? this.stop() : this.start());
+  }
+
+  // Subscribe `el` (it gets `el.update(state)`); returns the unsubscribe function.
+  add(el, refreshMs) {
+    const first = !this.subs.size;
+    this.subs.set(el, refreshMs);
+    if (first) {
+      document.addEventListener("visibilitychange", this.onVisibility);
+      this.start();
+    }
+    return () => {
+      this.subs.delete(el);
+      if (this.subs.size) return;
+      document.removeEventListener("visibilitychange", this.onVisibility);
+      this.stop();
+      this.onEmpty();
+    };
+  }
+
+  get refreshMs() {
+    return Math.min(...this.subs.values());
+  }
+
+  start() {
+    if (this.on || document.hidden) return;
+    this.on = true;
+    this.ticker = setInterval(() => this.emit(), TICK_MS);
+    this.sse ? this.listen() : this.poll();
+  }
+
+  stop() {
+    this.on = false;
+    clearInterval(this.ticker);
+    clearTimeout(this.timer);
+    this.es?.close();
+    this.es = null;
+  }
+
+  emit() {
+    for (const el of this.subs.keys()) el.update(this.state);
+  }
+
+  receive(doc) {
+    this.fails = 0;
+    this.state = { doc, error: null, at: Date.now() };
+    this.emit();
+  }
+
+  fail(error) {
+    this.fails += 1;
+    this.state = { ...this.state, error };
+    this.emit();
+  }
+
+  // Run `fn` after `ms` (or after a growing back-off while failing), unless stopped.
+  later(fn, ms) {
+    clearTimeout(this.timer);
+    if (this.fails) ms = Math.min(MAX_BACKOFF_MS, Math.max(ms, 5000) * 2 ** (this.fails - 1));
+    if (this.on) this.timer = setTimeout(fn, ms);
+  }
+
+  async poll() {
+    try {
+      // no-cache: revalidate (a cheap 304) rather than take a stale-while-revalidate copy
+      const response = await fetch(this.api + PUBLIC_PATH, { credentials: "omit", cache: "no-cache" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      this.receive(await response.json());
+    } catch (error) {
+      this.fail(/^HTTP/.test(error.message) ? error.message : "unreachable");
+    }
+    this.later(() => this.poll(), this.refreshMs);
+  }
+
+  listen() {
+    const es = (this.es = new EventSource(this.api + SSE_PATH));
+    let received = false;
+    es.addEventListener("volume", (event) => {
+      try {
+        this.receive(JSON.parse(event.data));
+        received = true;
+      } catch {
+        // a garbled event: keep the last good figure
+      }
+    });
+    es.onerror = () => {
+      const refused = es.readyState === 2; // CLOSED: an HTTP error or CORS refusal, not a dropped line
+      es.close();
+      this.es = null;
+      if (refused && !received && !this.state.doc) {
+        this.sse = false; // no usable live feed here: poll instead
+        if (this.on) this.poll();
+        return;
+      }
+      this.fail("unreachable");
+      this.later(() => this.listen(), 3000);
+    };
+  }
+}

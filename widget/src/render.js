@@ -1,0 +1,130 @@
+// Builds the widget's DOM from the feed state with createElement and textContent only: no innerHTML,
+// no style attributes (a strict CSP allows setting `element.style` from script).
+
+import { addDecimals, formatCompact, formatFull } from "./format.js";
+
+const TITLE = "24h perp volume";
+const LONG_TITLE = "Perpetual futures volume, rolling 24 hours";
+
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.className = value;
+    else el.setAttribute(key, value);
+  }
+  el.append(...children.filter((c) => c != null && c !== false));
+  return el;
+}
+
+function clock(iso) {
+  const at = new Date(iso);
+  return isNaN(at) ? "" : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// What the widget shows, worked out from the document and the options.
+export function summarize(state, { exchanges, staleMs, now = Date.now() }) {
+  const doc = state.doc;
+  let venues = doc.exchanges || [];
+  if (exchanges) venues = venues.filter((v) => exchanges.includes(v.exchange));
+  const fresh = venues.filter((v) => !v.stale && v.volume_usd != null);
+  const missing = venues.filter((v) => !fresh.includes(v)).map((v) => v.label || v.exchange);
+  const total = exchanges ? addDecimals(fresh.map((v) => v.volume_usd)) : doc.total_usd;
+  return {
+    venues,
+    fresh,
+    total,
+    partial: exchanges ? missing.length > 0 : doc.complete === false,
+    missing,
+    simulated: doc.simulated === true || doc.data_mode === "simulated",
+    estimated: doc.estimated === true,
+    offline: Boolean(state.error),
+    stale: !state.error && now - state.at > staleMs,
+    asOf: doc.as_of,
+  };
+}
+
+function tags(s) {
+  const partialTitle = `Partial: leaves out ${s.missing.join(", ")} (no fresh figure)`;
+  return [
+    s.simulated && h("span", { class: "tag sim", title: "Simulated data, not real exchange volume" }, "Simulated"),
+    s.partial && h("span", { class: "tag", title: partialTitle }, "Partial"),
+    s.offline && h("span", { class: "tag", title: "Server unreachable: showing the last figures" }, "Offline"),
+    s.stale && h("span", { class: "tag", title: "No update for a while: figures may be out of date" }, "Stale"),
+  ];
+}
+
+// The sentence a screen reader (and the hover title) gets for the whole widget.
+function describe(s) {
+  return [
+    `${LONG_TITLE}: ${formatFull(s.total)}`,
+    s.simulated && "simulated data",
+    s.estimated && "partly estimated",
+    s.partial && `partial, leaves out ${s.missing.join(", ")}`,
+    s.offline && "server unreachable, last known figures",
+    s.stale && "may be out of date",
+    s.asOf && `as of ${clock(s.asOf)}`,
+  ]
+    .filter(Boolean)
+    .join("; ");
+}
+
+function placeholder(layout, state, api) {
+  const text = state.error ? "Volume unavailable" : "Loading volume…";
+  const cls = `w ${layout}${state.error ? " off" : ""}`;
+  const title = state.error ? `perpvol: ${state.error}` : null;
+  return h("a", { class: cls, href: `${api}/`, target: "_blank", rel: "noopener", title }, h("span", { class: "k" }, text));
+}
+
+export function render(state, { layout, api, ...options }) {
+  if (!state.doc) return placeholder(layout, state, api);
+  const s = summarize(state, options);
+  const off = s.offline || s.stale ? " off" : "";
+  const label = describe(s);
+  const dot = h("span", { class: "dot", "aria-hidden": "true" });
+  if (layout !== "card") {
+    const attrs = { class: `w badge${off}`, href: `${api}/`, target: "_blank", rel: "noopener" };
+    return h(
+      "a",
+      { ...attrs, title: label, "aria-label": label },
+      dot,
+      h("span", { class: "k" }, TITLE),
+      h("b", { class: "v" }, formatCompact(s.total)),
+      ...tags(s),
+    );
+  }
+  const full = formatFull(s.total);
+  return h(
+    "section",
+    { class: `w card${off}`, "aria-label": LONG_TITLE },
+    h("header", null, dot, h("span", { class: "k" }, TITLE), ...tags(s)),
+    h("p", { class: "v", role: "img", title: label, "aria-label": `Total ${full}` }, formatCompact(s.total)),
+    h("ul", null, ...s.venues.map((v) => venueRow(v, s))),
+    h(
+      "footer",
+      null,
+      s.asOf && h("time", { datetime: s.asOf }, `As of ${clock(s.asOf)}`),
+      s.asOf && " · ",
+      h("a", { href: `${api}/`, target: "_blank", rel: "noopener" }, "perpvol ↗"),
+    ),
+  );
+}
+
+function venueRow(v, s) {
+  const fresh = s.fresh.includes(v);
+  const bar = h("i");
+  const share = fresh && Number(s.total) > 0 ? (Number(v.volume_usd) / Number(s.total)) * 100 : 0;
+  bar.style.width = `${share.toFixed(1)}%`; // CSSOM, allowed under a strict style-src
+  const note = v.error ? `stale: ${v.error}` : "stale: no fresh figure";
+  return h(
+    "li",
+    { class: fresh ? null : "st" },
+    h("span", null, v.label || v.exchange),
+    h("span", { class: "bar", "aria-hidden": "true" }, bar),
+    h(
+      "span",
+      { class: "x", title: fresh ? `${formatFull(v.volume_usd)} (${share.toFixed(1)}%)` : note },
+      fresh ? formatCompact(v.volume_usd) : "stale",
+    ),
+  );
+}
