@@ -59,12 +59,26 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, alias="PERPVOL_PORT")
     public_rate_limit: int = Field(default=120, ge=1, alias="PERPVOL_PUBLIC_RATE_LIMIT")
 
+    # Accounts: who may sign up (`perpvol user create` works either way), whether keys that can trade
+    # or withdraw are accepted (with a warning), and the cookie's Secure flag (off only for local http).
+    signup: Literal["open", "closed"] = Field(default="open", alias="PERPVOL_SIGNUP")
+    allow_trade_keys: bool = Field(default=False, alias="PERPVOL_ALLOW_TRADE_KEYS")
+    cookie_secure: bool = Field(default=True, alias="PERPVOL_COOKIE_SECURE")
+
     @field_validator("bybit_url", "woox_url", "hyperliquid_url", "paradex_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("poll_seconds")
+    @classmethod
+    def _schedulable(cls, value: int) -> int:
+        # The worker polls on a cron schedule: the interval must tile a minute or an hour.
+        if (value < 60 and 60 % value == 0) or (value % 60 == 0 and 3600 % value == 0):
+            return value
+        raise ValueError("must divide 60 (5, 10, 15, 30) or be whole minutes that divide an hour (60, 120, 300)")
 
     @field_validator("database_url")
     @classmethod
