@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections.abc import Iterable
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -20,7 +21,9 @@ from quart import Quart, jsonify
 from quart_schema import QuartSchema, document_response
 from quart_schema.openapi import OpenAPIProvider
 from redis.asyncio import Redis
+from werkzeug.routing import Rule
 
+from webapp.accounts import register_accounts
 from webapp.broadcast import Hub
 from webapp.current import build_from_db, cached_current, encode, live_channel
 from webapp.db import create_pool
@@ -28,6 +31,7 @@ from webapp.errors import ErrorBody, register_error_handlers
 from webapp.settings import Settings, load_settings
 from webapp.views import api, live, public
 from webapp.views.pages import register_pages
+from webapp.views.widget import widget_bp
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,9 @@ SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 
 
-def create_app(settings: Settings | None = None) -> Quart:
+def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Quart:
+    """The Quart app. `accounts=False` leaves the account routes out (tests register them with
+    their own password hasher and venue transport)."""
     settings = settings or load_settings()
     app = Quart(__name__, static_folder="../static", template_folder="../templates")
     app.config["PERPVOL"] = settings
@@ -49,9 +55,11 @@ def create_app(settings: Settings | None = None) -> Quart:
         openapi_provider_class=_OpenAPI,
     )
     register_error_handlers(app)
-    for blueprint in (api.blueprint, public.blueprint, live.blueprint):
+    for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
+    if accounts:
+        register_accounts(app)
     _setup_live(app, settings)
 
     @app.get("/healthz")
@@ -72,8 +80,18 @@ class Health(BaseModel):
     data_mode: str
 
 
+# The JSON API is what /docs describes; HTML pages, forms and static files are not part of it.
+DOCUMENTED_PREFIXES = ("/api/", "/public/", "/healthz")
+
+
 class _OpenAPI(OpenAPIProvider):
-    """Responses whose model declares a `media_type` (e.g. CSV) are documented as that type of text."""
+    """Documents the JSON API only. Responses whose model declares a `media_type` (e.g. CSV) are
+    documented as that type of text."""
+
+    def generate_rules(self) -> Iterable[Rule]:
+        for rule in super().generate_rules():
+            if rule.rule.startswith(DOCUMENTED_PREFIXES):
+                yield rule
 
     def build_response_object(self, model: Any, headers_model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         media_type = getattr(model, "media_type", None)

@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -62,7 +63,12 @@ def test_api_conforms_to_its_openapi_schema(api_schema: Any, mode: GenerationMod
         # Negative cases need something to break: operations without parameters have none.
         if mode is GenerationMode.NEGATIVE and not list(operation.iter_parameters()):
             continue
-        run_operation(operation, mode)
+        try:
+            run_operation(operation, mode)
+        except Unsatisfiable:
+            # Some operations (e.g. a single date parameter with a pattern) leave schemathesis no
+            # schema-violating value it can send in a query string; nothing to check there.
+            assert mode is GenerationMode.NEGATIVE, operation.path
 
 
 def run_operation(operation: Any, mode: GenerationMode) -> None:

@@ -1,0 +1,15 @@
+"""ASGI entry point for servers that load the app by import string (`granian webapp.asgi:app --factory`).
+
+Settings come from the environment, which `perpvol web` fills from the resolved settings (embedded
+database and Redis URLs included) before starting the server.
+"""
+
+from __future__ import annotations
+
+from webapp import create_asgi
+from webapp.settings import load_settings
+from webapp.views.public import PublicFastPath
+
+
+def app() -> PublicFastPath:
+    return create_asgi(load_settings())
