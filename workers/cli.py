@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import NoReturn, TypeVar
 
 from webapp.settings import Settings, SettingsError, load_settings
+from workers.commands import accounts
 from workers.exchanges.base import EXCHANGES, Exchange
 from workers.exchanges.errors import ExchangeError
 from workers.exchanges.registry import parse_exchange
@@ -107,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="run one web process (several may run at once)")
     web.add_argument("--host", default=None, help="address to bind (default PERPVOL_HOST)")
     web.add_argument("--port", type=int, default=None, help="port to bind (default PERPVOL_PORT)")
+    web.add_argument(
+        "--server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="ASGI server (default granian: about twice uvicorn's throughput on /public/latest-volume)",
+    )
+    web.add_argument("--workers", type=int, default=1, help="server worker processes (granian only; default 1)")
     sub.add_parser("worker", help="run one arq worker (several may run at once)")
     sub.add_parser("migrate", help="apply pending database migrations (under an advisory lock)")
 
@@ -124,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stat = sub.add_parser("status", help="venue health, backfill progress and row counts")
     stat.add_argument("--json", action="store_true", help="print one JSON document")
+    accounts.add_parsers(sub)
     return parser
 
 
@@ -149,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": _cmd_migrate,
         "backfill": _cmd_backfill,
         "status": _cmd_status,
+        "user": _cmd_accounts,
+        "rotate-secret": _cmd_accounts,
     }[args.command]
     try:
         handler(args, settings)
@@ -217,20 +229,34 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
-
-    from webapp import create_asgi
-    from workers.commands.run import resolve
+    from workers.commands.run import child_env, resolve
 
     resolved, services = resolve(settings)
+    host, port = args.host or settings.host, args.port or settings.port
     try:
-        uvicorn.run(
-            create_asgi(resolved),
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level="warning",
-            lifespan="on",
-        )
+        if args.server == "granian":
+            from granian import Granian
+            from granian.constants import Interfaces
+
+            # Granian's workers import the app themselves: hand them the resolved settings.
+            os.environ.update(child_env(resolved))
+            Granian(
+                "webapp.asgi:app",
+                address=host,
+                port=port,
+                interface=Interfaces.ASGI,
+                factory=True,
+                workers=args.workers,
+                # Live streams never end by themselves: don't let them hold a shutdown for long.
+                workers_kill_timeout=3,
+                log_level="warning",  # type: ignore[arg-type]
+            ).serve()
+        else:
+            import uvicorn
+
+            from webapp import create_asgi
+
+            uvicorn.run(create_asgi(resolved), host=host, port=port, log_level="warning", lifespan="on")
     finally:
         services.close()
 
@@ -288,6 +314,10 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
         print(json.dumps(doc, indent=2))
     else:
         print_status(doc, sys.stdout)
+
+
+def _cmd_accounts(args: argparse.Namespace, settings: Settings) -> None:
+    raise SystemExit(_storage_errors(lambda: accounts.run(args, settings)))
 
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from arq.cron import CronJob
 
 from webapp.db import create_pool
 from webapp.settings import Settings, SettingsError, load_settings
-from workers import ingest, jobs
+from workers import account_jobs, ingest, jobs
 from workers.exchanges.base import EXCHANGES
 from workers.exchanges.registry import make_connector
 
@@ -73,9 +73,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ),
         cron(jobs.revise_recent_history, minute={5}, second={0}, timeout=1800),
         cron(jobs.discover_markets, hour={0}, minute={10}, second={0}, timeout=1800),
+        # Users' own fills: every 10 minutes, incremental after each credential's first sync.
+        cron(account_jobs.sync_account_fills, minute=set(range(0, 60, 10)), second={30}, timeout=3600),
     ]
     return {
-        "functions": [func(jobs.backfill_history, timeout=6 * 3600, max_tries=1000)],
+        "functions": [
+            func(jobs.backfill_history, timeout=6 * 3600, max_tries=1000),
+            func(account_jobs.sync_one_credential, timeout=3600),
+        ],
         "cron_jobs": cron_jobs,
         "on_startup": startup,
         "on_shutdown": shutdown,

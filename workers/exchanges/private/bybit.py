@@ -16,13 +16,13 @@ import httpx
 
 from workers.exchanges.base import as_decimal
 from workers.exchanges.errors import SchemaError, ThrottledError, VenueAPIError
-from workers.exchanges.private.base import CredentialError, Fill, KeyCheck, PrivateClient, from_ms, ms
+from workers.exchanges.private.base import CredentialError, CredentialStatus, Fill, KeyCheck, PrivateClient, from_ms, ms
 
 RECV_WINDOW = "5000"
 PAGE_LIMIT = 100
 # Dated futures among executions: linear `BTC-26DEC25`, inverse `BTCUSDZ25` (month code + year).
 _DATED = re.compile(r"-\d{2}[A-Z]{3}\d{2}$|USD[FGHJKMNQUVXZ]\d{2}$")
-_CREDENTIAL_CODES = {
+_CREDENTIAL_CODES: dict[int, tuple[CredentialStatus, str]] = {
     10003: ("invalid", "the API key is invalid or was deleted"),
     10004: ("invalid", "the API secret does not match the key"),
     10005: ("permission", "the key lacks a permission this needs"),
@@ -112,7 +112,7 @@ def _check(path: str) -> Any:
             raise ThrottledError("bybit", endpoint, "error 10006: Too many visits!", 1.0)
         if code in _CREDENTIAL_CODES:
             status, text = _CREDENTIAL_CODES[code]
-            raise CredentialError("bybit", endpoint, status, f"{text} (Bybit error {code})")  # type: ignore[arg-type]
+            raise CredentialError("bybit", endpoint, status, f"{text} (Bybit error {code})")
         raise VenueAPIError("bybit", endpoint, str(code), str(body.get("retMsg", ""))[:200])
 
     return check
@@ -127,6 +127,4 @@ def _fill(category: str, row: dict[str, Any]) -> Fill | None:
         notional = as_decimal(row["execValue"] if category == "linear" else row["execQty"])
         return Fill(str(row["execId"]), str(row["symbol"]), from_ms(row["execTime"]), abs(notional))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise SchemaError(
-            "bybit", "GET /v5/execution/list", "list[]", f"has an unreadable row: {exc!r}"
-        ) from None
+        raise SchemaError("bybit", "GET /v5/execution/list", "list[]", f"has an unreadable row: {exc!r}") from None

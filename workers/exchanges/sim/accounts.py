@@ -11,7 +11,10 @@ fills, WOO X spot trades and Paradex option fills must all be left out by the cl
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import json
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,7 +30,7 @@ DEMO = {
     "bybit": ("SIMBYBITREADONLY0001", "sim-bybit-secret-0001"),
     "woox": ("SimWooxReadOnlyKey0001==", "SIMWOOXSECRET0001"),
     "hyperliquid": ("0x" + "5e" * 20, ""),
-    "paradex": ("sim.paradex.readonly.token.0001", ""),
+    "paradex": ("", ""),  # a read-only token made at start-up: `accounts_of(model).demo_paradex_token`
 }
 
 
@@ -94,7 +97,9 @@ class SimAccounts:
         self.model = model
         self._accounts: dict[tuple[str, str], SimAccount] = {}
         now = model.now()
+        self.demo_paradex_token = token_for("0x5e", now + timedelta(days=365))
         for venue, (key, secret) in DEMO.items():
+            key = key or self.demo_paradex_token
             self.add(
                 venue,
                 key,
@@ -136,9 +141,7 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def generate_fills(
-    seed: int, venue: str, key: str, start: datetime, end: datetime, per_day: float
-) -> list[SimFill]:
+def generate_fills(seed: int, venue: str, key: str, start: datetime, end: datetime, per_day: float) -> list[SimFill]:
     """`per_day` fills a day on average in [start, end), a few sharing a millisecond, plus
     non-volume rows (funding, dated futures, spot) that a client must skip."""
     span_ms = int((end - start).total_seconds() * 1000)
@@ -146,12 +149,10 @@ def generate_fills(
     fills: list[SimFill] = []
     for i in range(count):
         u = _unit(seed, venue, key, i)
-        at_ms = int(span_ms * u) if i % 40 else (fills[-1].ms - int(start.timestamp() * 1000) if fills else 0)
-        at = start + timedelta(milliseconds=at_ms)
+        # Every 40th fill shares the previous one's millisecond (pages must not split or drop them).
+        at = fills[-1].at if i % 40 == 0 and fills else start + timedelta(milliseconds=int(span_ms * u))
         base, price = BASES[int(_unit(seed, venue, key, i, "b") * len(BASES))]
-        price = (price * Decimal(str(round(0.8 + 0.4 * _unit(seed, key, i, "p"), 4)))).quantize(
-            Decimal("0.01")
-        )
+        price = (price * Decimal(str(round(0.8 + 0.4 * _unit(seed, key, i, "p"), 4)))).quantize(Decimal("0.01"))
         inverse = venue == "bybit" and base == "BTC" and _unit(seed, key, i, "inv") < 0.3
         qty = Decimal(int(50 + 5000 * _unit(seed, key, i, "q")))  # USD contracts when inverse
         if not inverse:
@@ -188,3 +189,18 @@ def _fill_id(venue: str, seed: int, key: str, i: int) -> str:
 def fill_at(base: str, at: datetime, price: str, qty: str, fill_id: str, category: str = "linear") -> SimFill:
     """One explicit fill (tests place fills exactly on window boundaries)."""
     return SimFill(fill_id, fill_id, base, category, at.astimezone(UTC), Decimal(price), Decimal(qty), "Buy")
+
+
+SIM_JWT_KEY = b"perpvol-simulator-paradex-jwt-key"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token_for(account_id: str, expires: datetime, token_type: str = "readonly") -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = {"sub": account_id, "exp": int(expires.timestamp()), "token_type": token_type, "iss": "Paradex sim"}
+    payload = b64url(json.dumps(claims).encode())
+    signature = b64url(hmac.new(SIM_JWT_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    return f"{header}.{payload}.{signature}"

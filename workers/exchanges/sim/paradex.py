@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from workers.exchanges.sim import paradex_private as private
 from workers.exchanges.sim.app import SimRequest, SimResponse
 from workers.exchanges.sim.model import SimMarket, SimModel
 
@@ -86,6 +87,8 @@ class ParadexSim:
     async def handle(self, request: SimRequest) -> SimResponse:
         if request.method != "GET":
             return _error(405, "NOT_FOUND", f"method {request.method} not allowed")
+        if request.path.rstrip("/") == "/v1/fills":
+            return self._fills(request)
         routes = {
             "/v1/markets": self._markets,
             "/v1/markets/summary": self._summary,
@@ -95,6 +98,13 @@ class ParadexSim:
         if handler is None:
             return _error(404, "NOT_FOUND", f"{request.path} not found")
         return handler(request)
+
+    def _fills(self, request: SimRequest) -> SimResponse:
+        try:
+            account = private.authenticate(self.model, request)
+            return SimResponse(200, private.fills_page(self.model, account, request.query))
+        except private.ParadexPrivateError as exc:
+            return exc.response()
 
     # --- /v1/markets ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from workers.exchanges.sim import woox_private as private
 from workers.exchanges.sim.app import SimRequest, SimResponse
 from workers.exchanges.sim.model import SimMarket, SimModel
 
@@ -59,6 +60,8 @@ class WooxSim:
     async def handle(self, request: SimRequest) -> SimResponse:
         if request.method != "GET":
             return error(405, -1000, f"Request method '{request.method}' not supported")
+        if request.path in private.PATHS:
+            return self._private(request)
         routes = {
             "/v3/public/instruments": self._instruments,
             "/v3/public/futures": self._futures,
@@ -68,6 +71,17 @@ class WooxSim:
         if route is None:
             return error(404, -1000, "The requested resource is not found.")  # sim choice
         return route(request)
+
+    def _private(self, request: SimRequest) -> SimResponse:
+        try:
+            account = private.authenticate(self.model, request)
+            if request.path == "/v3/account/credentials":
+                data = private.credentials(self.model, account)
+            else:
+                data = private.transactions(self.model, account, request.query)
+        except private.WooxPrivateError as exc:
+            return exc.response()
+        return SimResponse(200, {"success": True, "data": data, "timestamp": _ms(self.model.now())})
 
     # --- endpoints ----------------------------------------------------------------------------
 

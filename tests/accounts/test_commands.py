@@ -1,0 +1,71 @@
+"""`perpvol user create` and `perpvol rotate-secret` through the real command line entry point."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.accounts.conftest import SECRET
+from tests.accounts.support import new_user, store_credential
+from webapp.queries import credentials, users
+from webapp.security import CredentialCipher
+from workers import cli
+from workers.account_sync import load_cipher
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, db_dsn: str, redis_url: str, tmp_path: Path) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)  # no .env from the checkout
+    for name, value in {
+        "DATABASE_URL": db_dsn,
+        "REDIS_URL": redis_url,
+        "APP_SECRET_KEY": SECRET,
+        "PERPVOL_DATA_DIR": str(tmp_path),
+        "PERPVOL_SIGNUP": "closed",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+async def test_user_create_makes_an_account_even_with_signup_closed(
+    env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    with pytest.raises(SystemExit) as exit_:
+        await _in_thread(["user", "create", "Ops@Example.com", "--password-stdin"])
+    assert exit_.value.code == 0
+    assert "created user" in capsys.readouterr().out
+    assert await users.select_user_login(db, "ops@example.com") is not None
+    env.setattr("sys.stdin", io.StringIO("short\n"))
+    with pytest.raises(SystemExit) as again:
+        await _in_thread(["user", "create", "other@example.com", "--password-stdin"])
+    assert again.value.code == 2
+
+
+async def test_rotate_secret_command_prints_the_new_secret_and_keeps_credentials(
+    env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cipher = await load_cipher(db, SECRET)
+    user = await new_user(db, "r@example.com")
+    cid = await store_credential(db, cipher, user, "woox", "RotateKey0001==", "rotate-secret")
+    env.delenv("PERPVOL_NEW_SECRET_KEY", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        await _in_thread(["rotate-secret"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    new_secret = out.split("APP_SECRET_KEY=")[1].split()[0]
+    found = await credentials.select_sealed(db, cid)
+    assert found is not None
+    row, sealed = found
+    opened = CredentialCipher(new_secret, sealed.key_version).open(sealed, row.user_id, row.exchange, row.id)
+    assert opened["secret"] == "rotate-secret"
+
+
+async def _in_thread(argv: list[str]) -> None:
+    import asyncio
+
+    # The command runs its own event loop, as it does from a shell.
+    await asyncio.to_thread(cli.main, argv)

@@ -1,0 +1,319 @@
+"""Accounts wiring: `register_accounts(app)` adds sign-up/in/out, the account pages and API, the
+cross-origin check on every unsafe request, and the helpers views use to find the signed-in user.
+
+The key check on save calls the venue from the web process (the user waits for its verdict), so this
+module imports the read-only private clients from `workers.exchanges.private`: the one place the web
+app uses worker code.
+
+Sessions are random tokens in an HttpOnly, SameSite=Lax cookie (Secure unless PERPVOL_COOKIE_SECURE=0);
+only their SHA-256 is stored. Sign-in failures are counted in Redis per email and per client address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from uuid import uuid4
+
+import asyncpg
+import httpx
+from pydantic import BaseModel, Field, SecretStr
+from quart import Quart, Response, current_app, g, request
+from redis.asyncio import Redis
+from werkzeug.sansio.response import Response as AnyResponse
+
+from webapp.errors import ApiError, error_response
+from webapp.live_state import LABELS, iso
+from webapp.queries import credentials, users
+from webapp.security import (
+    SESSION_COOKIE,
+    CredentialCipher,
+    Passwords,
+    cross_origin_problem,
+    mask,
+    new_token,
+    secret_fingerprint,
+    token_hash,
+)
+from webapp.settings import Settings
+from workers.exchanges.base import Exchange
+from workers.exchanges.errors import ExchangeError
+from workers.exchanges.http import RetryPolicy
+from workers.exchanges.private.base import ApiCredential, CredentialError, KeyCheck
+from workers.exchanges.private.registry import make_private_client, private_class
+
+SESSION_DAYS = 30
+EMAIL_FAILURES = 5  # per email per window
+ADDRESS_FAILURES = 30  # per client address per window
+FAILURE_WINDOW = 900  # seconds
+
+
+@dataclass
+class AccountsState:
+    settings: Settings
+    passwords: Passwords
+    # Tests route the key checks to the simulator in process; None means real HTTP.
+    venue_transport: httpx.AsyncBaseTransport | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    cipher: CredentialCipher | None = None
+
+
+def register_accounts(
+    app: Quart,
+    *,
+    passwords: Passwords | None = None,
+    venue_transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> None:
+    """Add the accounts feature to an app made by `create_app` (uses its pool and Redis)."""
+    from webapp.views import account, account_api, auth
+
+    settings: Settings = app.config["PERPVOL"]
+    state = AccountsState(settings, passwords or Passwords(), venue_transport)
+    if now is not None:
+        state.now = now
+    app.extensions["accounts"] = state
+    app.before_request(_reject_cross_origin)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(account.blueprint)
+    app.register_blueprint(account_api.blueprint)
+
+
+async def _reject_cross_origin() -> Response | None:
+    problem = cross_origin_problem(request.method, dict(request.headers), request.host)
+    if problem is None:
+        return None
+    return error_response(403, "cross_site_request", f"refused: {problem}")
+
+
+def state() -> AccountsState:
+    accounts: AccountsState = current_app.extensions["accounts"]
+    return accounts
+
+
+def pool() -> asyncpg.Pool:
+    db: asyncpg.Pool = current_app.extensions["pool"]
+    return db
+
+
+def redis() -> Redis:
+    client: Redis = current_app.extensions["redis"]
+    return client
+
+
+# ---- sessions -------------------------------------------------------------------------------------
+
+
+async def current_user() -> users.User | None:
+    """The signed-in user of this request (looked up once per request)."""
+    if "perpvol_user" not in g:
+        token = request.cookies.get(SESSION_COOKIE)
+        user = None
+        if token:
+            user = await users.select_session_user(pool(), token_hash(token), state().now())
+        g.perpvol_user = user
+    found: users.User | None = g.perpvol_user
+    return found
+
+
+async def require_user() -> users.User:
+    """The signed-in user, or a 401 JSON error (API routes)."""
+    user = await current_user()
+    if user is None:
+        raise ApiError(401, "unauthorized", "sign in first: POST /signin sets the session cookie")
+    return user
+
+
+async def start_session(response: AnyResponse, user_id: int) -> None:
+    token = new_token()
+    now = state().now()
+    await users.insert_session(pool(), token_hash(token), user_id, now, now + timedelta(days=SESSION_DAYS))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        secure=state().settings.cookie_secure,
+        samesite="Lax",
+        path="/",
+    )
+
+
+async def end_session(response: AnyResponse) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await users.delete_session(pool(), token_hash(token))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+
+
+# ---- sign-in throttling ---------------------------------------------------------------------------
+
+
+def _failure_keys(email: str, address: str) -> tuple[str, str]:
+    prefix = f"{state().settings.key_prefix}:signin-failures"
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    return f"{prefix}:email:{digest}", f"{prefix}:addr:{address}"
+
+
+async def signin_wait(email: str, address: str) -> int | None:
+    """Seconds until this email/address may try again, or None when it may try now."""
+    email_key, addr_key = _failure_keys(email, address)
+    counts = await redis().mget(email_key, addr_key)
+    by_email, by_addr = (int(c or 0) for c in counts)
+    if by_email < EMAIL_FAILURES and by_addr < ADDRESS_FAILURES:
+        return None
+    ttl = await redis().ttl(email_key if by_email >= EMAIL_FAILURES else addr_key)
+    return max(1, int(ttl))
+
+
+async def record_signin_failure(email: str, address: str) -> None:
+    async with redis().pipeline(transaction=True) as pipe:
+        for key in _failure_keys(email, address):
+            pipe.incr(key)
+            pipe.expire(key, FAILURE_WINDOW, nx=True)
+        await pipe.execute()
+
+
+async def clear_signin_failures(email: str, address: str) -> None:
+    await redis().delete(_failure_keys(email, address)[0])
+
+
+# ---- credential encryption ------------------------------------------------------------------------
+
+
+async def cipher() -> CredentialCipher:
+    """The cipher of APP_SECRET_KEY (its key version registered on first use), or a 503."""
+    accounts = state()
+    if accounts.cipher is None:
+        secret = accounts.settings.app_secret_key
+        if secret is None or not secret.get_secret_value():
+            raise ApiError(503, "not_configured", "APP_SECRET_KEY is not set: exchange keys cannot be stored")
+        value = secret.get_secret_value()
+        version = await credentials.insert_key_version(pool(), secret_fingerprint(value))
+        accounts.cipher = CredentialCipher(value, version)
+    return accounts.cipher
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def safe_next(target: Any) -> str:
+    """Only local paths: never redirect a signed-in user to another site."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/account"
+
+
+# ---- saving a credential ----------------------------------------------------------------------------
+
+
+class KeyInput(BaseModel):
+    """What a user pastes, per venue: Bybit and WOO X `api_key` + `api_secret` (read-only key);
+    Hyperliquid `address` (the wallet address, never a private key); Paradex `token` (read-only token)."""
+
+    exchange: Literal["bybit", "woox", "hyperliquid", "paradex"]
+    label: str = Field(default="", max_length=60)
+    api_key: str | None = Field(default=None, max_length=200)
+    api_secret: SecretStr | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=100)
+    token: SecretStr | None = Field(default=None, max_length=4000)
+
+
+def _venue_credential(data: KeyInput) -> ApiCredential:
+    def need(value: str | None, name: str) -> str:
+        if not value or not value.strip():
+            raise ApiError(400, "invalid_credential", f"{data.exchange} needs `{name}`")
+        return value.strip()
+
+    secret = data.api_secret.get_secret_value() if data.api_secret else None
+    if data.exchange in ("bybit", "woox"):
+        return ApiCredential(need(data.api_key, "api_key"), need(secret, "api_secret"))
+    if data.exchange == "hyperliquid":
+        return ApiCredential(need(data.address, "address"))
+    return ApiCredential(need(data.token.get_secret_value() if data.token else None, "token"))
+
+
+async def check_with_venue(exchange: Exchange, credential: ApiCredential) -> KeyCheck:
+    """Ask the venue about the key; its refusal or absence becomes an error the user can act on."""
+    accounts = state()
+    client = make_private_client(
+        exchange,
+        accounts.settings,
+        credential,
+        transport=accounts.venue_transport,
+        clock=accounts.now,
+        policy=RetryPolicy(attempts=2, base_delay=0.5, max_delay=2, timeout=10),
+    )
+    try:
+        return await client.check_key()
+    except CredentialError as exc:
+        raise ApiError(400, "credential_rejected", {"status": exc.status, "message": exc.message}) from None
+    except ExchangeError as exc:
+        raise ApiError(502, "venue_unavailable", f"{exc}; nothing was saved, try again shortly") from None
+    finally:
+        await client.aclose()
+
+
+def _refusal(exchange: Exchange, check: KeyCheck) -> str:
+    abilities = " and ".join(
+        a for a, on in (("trade", check.can_trade), ("withdraw", check.can_withdraw)) if on
+    )
+    how = private_class(exchange).how_to_read_only
+    return (
+        f"This key can {abilities}; perpvol only reads your trades and refuses such keys. {how} "
+        "(An operator can accept them with PERPVOL_ALLOW_TRADE_KEYS=1.)"
+    )
+
+
+async def add_credential(user: users.User, data: KeyInput) -> tuple[credentials.CredentialRow, str | None]:
+    """Check the key with the venue, refuse one that can trade or withdraw, then store it sealed."""
+    exchange: Exchange = data.exchange
+    credential = _venue_credential(data)
+    problem = private_class(exchange).credential_problem(credential)
+    if problem:
+        raise ApiError(400, "invalid_credential", problem)
+    sealer = await cipher()
+    check = await check_with_venue(exchange, credential)
+    warning = None
+    if not check.read_only:
+        if not state().settings.allow_trade_keys:
+            raise ApiError(400, "key_not_read_only", _refusal(exchange, check))
+        warning = "This key can trade or withdraw; a read-only key is safer. Accepted by operator setting."
+    new = credentials.NewCredential(
+        id=uuid4(),
+        user_id=user.id,
+        exchange=exchange,
+        label=data.label.strip() or LABELS.get(exchange, exchange),
+        key_hint=mask(credential.key),
+        permissions=check.permissions,
+        status="ok",
+        status_detail=warning or check.note,
+        expires_at=check.expires_at,
+        created_at=state().now(),
+    )
+    sealed = sealer.seal(credential.fields(), user.id, exchange, new.id)
+    await credentials.insert_credential(pool(), new, sealed)
+    row = await credentials.select_credential(pool(), user.id, new.id)
+    assert row is not None
+    return row, warning
+
+
+def credential_doc(row: credentials.CredentialRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "exchange": row.exchange,
+        "label": row.label,
+        "key": row.key_hint,
+        "permissions": list(row.permissions),
+        "status": row.status,
+        "status_detail": row.status_detail,
+        "expires_at": iso(row.expires_at),
+        "created_at": iso(row.created_at),
+        "last_sync_at": iso(row.last_sync_at),
+        "last_sync_error": row.last_sync_error,
+        "history_from": iso(row.history_from),
+    }

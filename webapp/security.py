@@ -1,0 +1,188 @@
+"""Password hashing, credential encryption, session tokens and the cross-origin (CSRF) check.
+
+Credentials are sealed with AES-256-GCM under a key derived from APP_SECRET_KEY with HKDF-SHA256; the
+associated data binds each ciphertext to its key version, owner, venue and credential id, so a
+ciphertext copied to another row or user fails to open. A fresh 96-bit random nonce per seal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# argon2id, 64 MiB, 3 passes (argon2-cffi's RFC 9106 "low memory" profile): above OWASP's minimum of
+# 19 MiB and 2 passes. About 165 ms here, so it always runs in a thread.
+DEFAULT_HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+SESSION_COOKIE = "perpvol_session"
+NONCE_BYTES = 12
+_HKDF_SALT = b"perpvol/credentials/v1"
+
+
+class Passwords:
+    """argon2id hashing off the event loop; `verify` is False for a wrong password or a bad hash."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or DEFAULT_HASHER
+        self._dummy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def burn(self, password: str) -> None:
+        """Spend the time of a verification for an unknown user, so timing does not tell who exists."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+        await self.verify(self._dummy, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self.hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"the password may have at most {MAX_PASSWORD_LENGTH} characters"
+    return None
+
+
+def normalize_email(value: str) -> str | None:
+    email = value.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        return None
+    return email
+
+
+# ---- sessions ------------------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+# ---- credential encryption ------------------------------------------------------------------------
+
+
+class CredentialDecryptError(Exception):
+    """A ciphertext did not open: wrong secret, wrong key version, or moved to another row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    key_version: int
+    nonce: bytes
+    ciphertext: bytes
+
+    def __repr__(self) -> str:
+        return f"Sealed(key_version={self.key_version}, {len(self.ciphertext)} bytes)"
+
+
+def _hkdf(secret: str, info: bytes) -> bytes:
+    if not secret:
+        raise ValueError("APP_SECRET_KEY is empty")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info).derive(secret.encode())
+
+
+def secret_fingerprint(secret: str) -> str:
+    """Names a secret without revealing it or the key derived from it (a different HKDF output)."""
+    return _hkdf(secret, b"perpvol fingerprint").hex()[:16]
+
+
+def associated_data(key_version: int, user_id: int, exchange: str, credential_id: UUID) -> bytes:
+    return f"perpvol-credential|v{key_version}|user:{user_id}|{exchange}|{credential_id}".encode()
+
+
+class CredentialCipher:
+    """Seals and opens credential fields (a str -> str mapping) under one secret's key version."""
+
+    def __init__(self, secret: str, key_version: int) -> None:
+        self.key_version = key_version
+        self.fingerprint = secret_fingerprint(secret)
+        self._aead = AESGCM(_hkdf(secret, b"perpvol aes-256-gcm credentials"))
+
+    def __repr__(self) -> str:
+        return f"CredentialCipher(key_version={self.key_version})"
+
+    def seal(self, fields: Mapping[str, str], user_id: int, exchange: str, credential_id: UUID) -> Sealed:
+        nonce = os.urandom(NONCE_BYTES)
+        ad = associated_data(self.key_version, user_id, exchange, credential_id)
+        plaintext = json.dumps(dict(fields), separators=(",", ":")).encode()
+        return Sealed(self.key_version, nonce, self._aead.encrypt(nonce, plaintext, ad))
+
+    def open(self, sealed: Sealed, user_id: int, exchange: str, credential_id: UUID) -> dict[str, str]:
+        if sealed.key_version != self.key_version:
+            raise CredentialDecryptError(
+                f"credential {credential_id} is sealed under key version {sealed.key_version}, this "
+                f"process holds version {self.key_version}: run `perpvol rotate-secret` or restart "
+                "with the APP_SECRET_KEY it was rotated to"
+            )
+        ad = associated_data(sealed.key_version, user_id, exchange, credential_id)
+        try:
+            plaintext = self._aead.decrypt(sealed.nonce, sealed.ciphertext, ad)
+        except InvalidTag:
+            raise CredentialDecryptError(
+                f"credential {credential_id} does not open with this secret for this owner and venue"
+            ) from None
+        fields: dict[str, str] = json.loads(plaintext)
+        return fields
+
+
+def mask(value: str) -> str:
+    """What a user sees of a saved key: its last four characters."""
+    return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+# ---- cross-origin request check ------------------------------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def cross_origin_problem(method: str, headers: Mapping[str, str], host: str) -> str | None:
+    """Why an unsafe request must be refused as cross-site, or None.
+
+    The algorithm of Go 1.25's `http.CrossOriginProtection` (and datasette): browsers send
+    `Sec-Fetch-Site` on every request; older ones send `Origin` on cross-origin POSTs. A request with
+    neither comes from a non-browser client, which cannot ride on a victim's cookies.
+    """
+    if method.upper() in SAFE_METHODS:
+        return None
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return None if site in ("same-origin", "none") else f"cross-site request (Sec-Fetch-Site: {site})"
+    origin = headers.get("Origin")
+    if origin is None:
+        return None
+    # Like Go, compare hosts only: behind a TLS-terminating proxy the app may see http.
+    if urlsplit(origin).netloc.lower() == host.lower():
+        return None
+    return f"cross-origin request from {origin}"

@@ -1,0 +1,241 @@
+"""A signed-in user's own pages and API: exchange keys, own volume (current, history, CSV), embed.
+
+Every query names the signed-in user as owner; another user's credential id answers 404, exactly as an
+unknown id does, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, ValidationError
+from quart import Blueprint, Response, jsonify, redirect, render_template, request
+from quart.typing import ResponseReturnValue
+from quart_schema import document_response, hide
+from werkzeug.wrappers.response import Response as Redirect
+
+from webapp import accounts
+from webapp.errors import ApiError, ErrorBody, bad_request
+from webapp.live_state import LABELS, iso
+from webapp.queries import credentials, fills, users
+
+blueprint = Blueprint("account", __name__)
+
+EMBED_FIELDS = ("volume_24h", "volume_30d")
+MAX_HISTORY_DAYS = 3660
+
+
+# ---- documents ----------------------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.quantize(Decimal("0.01")), "f")
+
+
+def _share(own: Decimal, market: Decimal | None) -> str | None:
+    return None if not market else format((own / market).quantize(Decimal("0.0000001")), "f")
+
+
+async def current_doc(user: users.User) -> dict[str, Any]:
+    now = accounts.state().now()
+    pool = accounts.pool()
+    own = {r.exchange: r for r in await fills.select_own_current(pool, user.id, now)}
+    keys = await credentials.select_credentials(pool, user.id)
+    market = await fills.select_market_current(pool)
+    venues = sorted(set(own) | {k.exchange for k in keys}, key=list(LABELS).index)
+    rows = []
+    for exchange in venues:
+        figures = own.get(exchange) or fills.OwnCurrent(exchange, Decimal(0), Decimal(0), 0)
+        rows.append(
+            {
+                "exchange": exchange,
+                "label": LABELS.get(exchange, exchange),
+                "volume_24h_usd": _money(figures.volume_24h_usd),
+                "volume_30d_usd": _money(figures.volume_30d_usd),
+                "fills_30d": figures.fills_30d,
+                "market_volume_24h_usd": _money(market.get(exchange)),
+                "share_24h": _share(figures.volume_24h_usd, market.get(exchange)),
+            }
+        )
+    return {
+        "as_of": iso(now),
+        "windows": {"volume_24h_usd": "rolling_24h", "volume_30d_usd": "rolling_30d (what fee tiers use)"},
+        "exchanges": rows,
+        "total": {
+            "volume_24h_usd": _money(sum((r.volume_24h_usd for r in own.values()), Decimal(0))),
+            "volume_30d_usd": _money(sum((r.volume_30d_usd for r in own.values()), Decimal(0))),
+        },
+        "keys": [accounts.credential_doc(k) for k in keys],
+    }
+
+
+def history_query() -> tuple[date, date, fills.Interval]:
+    today = accounts.state().now().date()
+    try:
+        end = date.fromisoformat(request.args.get("end", today.isoformat()))
+        start = date.fromisoformat(request.args.get("start", (end - timedelta(days=89)).isoformat()))
+    except ValueError:
+        raise bad_request("invalid_date", "start and end are UTC days, YYYY-MM-DD") from None
+    interval = request.args.get("interval", "day")
+    if interval not in ("day", "week", "month"):
+        raise bad_request("invalid_interval", "interval is day, week (from Monday) or month")
+    if start > end or (end - start).days > MAX_HISTORY_DAYS:
+        raise bad_request("invalid_range", f"start must be before end, at most {MAX_HISTORY_DAYS} days apart")
+    return start, end, interval  # type: ignore[return-value]
+
+
+async def history_rows(user: users.User, start: date, end: date, interval: fills.Interval) -> list[dict[str, Any]]:
+    periods = await fills.select_own_history(accounts.pool(), user.id, start, end, interval)
+    return [
+        {
+            "period_start": p.period_start.isoformat(),
+            "exchange": p.exchange,
+            "volume_usd": _money(p.volume_usd),
+            "fills": p.fills,
+            "market_volume_usd": _money(p.market_volume_usd),
+            "share": _share(p.volume_usd, p.market_volume_usd),
+        }
+        for p in periods
+    ]
+
+
+def csv_response(rows: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    columns = ("period_start", "exchange", "volume_usd", "fills", "market_volume_usd", "share")
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    response = Response(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="perpvol-my-volume.csv"'
+    return response
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---- public embed -----------------------------------------------------------------------------------
+
+
+class PublicEmbed(BaseModel):
+    as_of: str | None
+    volume_24h_usd: str | None = Field(default=None, description="Only when the user chose to show it")
+    volume_30d_usd: str | None = Field(default=None, description="Only when the user chose to show it")
+
+
+@blueprint.get("/public/account/<token>")
+@document_response(PublicEmbed, 200)
+@document_response(ErrorBody, 404)
+async def public_embed(token: str) -> Response:
+    """The aggregate figures a user chose to publish, for the widget's `data-account="TOKEN"`."""
+    user = await users.select_user_by_embed_token(accounts.pool(), token) if len(token) < 100 else None
+    if user is None:
+        raise ApiError(404, "not_found", "no such embed token (it may have been revoked)")
+    now = accounts.state().now()
+    own = await fills.select_own_current(accounts.pool(), user.id, now)
+    doc: dict[str, Any] = {"as_of": iso(now)}
+    if "volume_24h" in user.embed_fields:
+        doc["volume_24h_usd"] = _money(sum((r.volume_24h_usd for r in own), Decimal(0)))
+    if "volume_30d" in user.embed_fields:
+        doc["volume_30d_usd"] = _money(sum((r.volume_30d_usd for r in own), Decimal(0)))
+    response = jsonify(doc)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+# ---- pages --------------------------------------------------------------------------------------------
+
+
+async def _page_user() -> users.User | Redirect:
+    user = await accounts.current_user()
+    if user is None:
+        return redirect(f"/signin?next={request.path}", 303)
+    return user
+
+
+@blueprint.get("/account")
+@hide
+async def account_page() -> ResponseReturnValue:
+    user = await _page_user()
+    if not isinstance(user, users.User):
+        return user
+    today = accounts.state().now().date()
+    rows = await history_rows(user, today - timedelta(days=29), today, "day")
+    return await render_template(
+        "pages/account_volume.html", page="account", user=user, doc=await current_doc(user), history=rows
+    )
+
+
+@blueprint.get("/account/keys")
+@hide
+async def keys_page() -> ResponseReturnValue:
+    user = await _page_user()
+    if not isinstance(user, users.User):
+        return user
+    rows = await credentials.select_credentials(accounts.pool(), user.id)
+    keys = [accounts.credential_doc(r) for r in rows]
+    return await render_template("pages/account_keys.html", page="account", user=user, keys=keys)
+
+
+@blueprint.post("/account/keys")
+@hide
+async def add_key_form() -> ResponseReturnValue:
+    """The keys page's form: same checks as POST /api/keys; answers the keys partial (htmx) or redirects."""
+    user = await _page_user()
+    if not isinstance(user, users.User):
+        return user
+    form = await request.form
+    error, warning = None, None
+    try:
+        data = accounts.KeyInput.model_validate({k: v for k, v in form.items() if v})
+        _, warning = await accounts.add_credential(user, data)
+    except ValidationError as exc:
+        error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+    except ApiError as exc:
+        error = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
+    rows = await credentials.select_credentials(accounts.pool(), user.id)
+    keys = [accounts.credential_doc(r) for r in rows]
+    html = await render_template("partials/_account_keys.html", keys=keys, error=error, warning=warning)
+    if request.headers.get("HX-Request") == "true":
+        return html, 200 if error is None else 422
+    if error is None:
+        return redirect("/account/keys", 303)
+    page = await render_template("pages/account_keys.html", page="account", user=user, keys=keys, error=error)
+    return page, 422
+
+
+@blueprint.post("/account/keys/<uuid:credential_id>/delete")
+@hide
+async def delete_key_form(credential_id: UUID) -> ResponseReturnValue:
+    user = await _page_user()
+    if not isinstance(user, users.User):
+        return user
+    form = await request.form
+    with_fills = form.get("delete_fills") == "on"
+    if not await credentials.delete_credential(accounts.pool(), user.id, credential_id, with_fills):
+        raise ApiError(404, "not_found", "no such key")
+    return redirect("/account/keys", 303)
+
+
+@blueprint.post("/account/embed")
+@hide
+async def embed_form() -> ResponseReturnValue:
+    """Publish (or replace) the embed token from the page's checkboxes; `revoke` withdraws it."""
+    user = await _page_user()
+    if not isinstance(user, users.User):
+        return user
+    form = await request.form
+    chosen = [f for f in EMBED_FIELDS if form.get(f) == "on"]
+    if form.get("action") == "revoke" or not chosen:
+        await users.update_embed(accounts.pool(), user.id, None, [])
+    else:
+        await users.update_embed(accounts.pool(), user.id, secrets.token_urlsafe(18), chosen)
+    return redirect("/account#embed", 303)

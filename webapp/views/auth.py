@@ -1,0 +1,94 @@
+"""Sign up, sign in, sign out: HTML forms (htmx or plain) that set or clear the session cookie."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, redirect, render_template, request
+from quart.typing import ResponseReturnValue
+from quart_schema import hide
+
+from webapp import accounts
+from webapp.queries import users
+from webapp.security import normalize_email, password_problem
+
+blueprint = Blueprint("auth", __name__)
+
+
+async def _form(mode: str, status: int = 200, **context: object) -> tuple[str, int]:
+    settings = accounts.state().settings
+    page = await render_template(
+        "pages/account_auth.html",
+        mode=mode,
+        page=mode,
+        signup_open=settings.signup == "open",
+        next=accounts.safe_next(request.args.get("next")),
+        **context,
+    )
+    return page, status
+
+
+@blueprint.get("/signup")
+@hide
+async def signup_page() -> tuple[str, int]:
+    return await _form("signup")
+
+
+@blueprint.post("/signup")
+@hide
+async def signup() -> ResponseReturnValue:
+    """Create an account (when PERPVOL_SIGNUP=open) and sign it in."""
+    if accounts.state().settings.signup != "open":
+        return await _form("signup", 403, error="Sign-up is closed here; ask the operator for an account.")
+    form = await request.form
+    email = normalize_email(form.get("email", ""))
+    password = form.get("password", "")
+    problem = "enter a valid email address" if email is None else password_problem(password)
+    if problem or email is None:
+        return await _form("signup", 400, error=problem, email=form.get("email", ""))
+    password_hash = await accounts.state().passwords.hash(password)
+    user = await users.insert_user(accounts.pool(), email, password_hash)
+    if user is None:
+        return await _form("signup", 409, error="That email already has an account: sign in.", email=email)
+    response = redirect("/account", 303)
+    await accounts.start_session(response, user.id)
+    return response
+
+
+@blueprint.get("/signin")
+@hide
+async def signin_page() -> tuple[str, int]:
+    return await _form("signin")
+
+
+@blueprint.post("/signin")
+@hide
+async def signin() -> ResponseReturnValue:
+    """Check the password (throttled per email and per client address) and start a session."""
+    form = await request.form
+    email = normalize_email(form.get("email", "")) or form.get("email", "")[:254]
+    password = form.get("password", "")
+    address = accounts.client_address()
+    wait = await accounts.signin_wait(email, address)
+    if wait is not None:
+        page, _ = await _form("signin", error=f"Too many failed attempts: try again in {wait} s.", email=email)
+        return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
+    passwords = accounts.state().passwords
+    login = await users.select_user_login(accounts.pool(), email)
+    if login is None:
+        await passwords.burn(password)
+    if login is None or not await passwords.verify(login.password_hash, password):
+        await accounts.record_signin_failure(email, address)
+        return await _form("signin", 401, error="Wrong email or password.", email=email)
+    await accounts.clear_signin_failures(email, address)
+    if passwords.needs_rehash(login.password_hash):
+        await users.update_password_hash(accounts.pool(), login.user.id, await passwords.hash(password))
+    response = redirect(accounts.safe_next(form.get("next")), 303)
+    await accounts.start_session(response, login.user.id)
+    return response
+
+
+@blueprint.post("/signout")
+@hide
+async def signout() -> ResponseReturnValue:
+    response = redirect("/", 303)
+    await accounts.end_session(response)
+    return response
