@@ -201,19 +201,30 @@ def _history_template(
             .encode(x=x, y=y, color=_color(list(exchanges), with_total=True), tooltip=tooltip)
         )
         return _finish(chart.properties(width="container", height=340), HISTORY_DATA, [])
-    if view == "share":
-        y = alt.Y("volume:Q", stack="normalize", title="Share of total", axis=alt.Axis(format="%"))
-    else:
-        y = alt.Y("volume:Q", stack="zero", title="USD volume", axis=alt.Axis(format="$~s"))
+    # Bars span each period (x to x2), so Vega-Lite will not stack them by itself: stack explicitly.
+    share = view == "share"
+    y = alt.Y(
+        "y0:Q",
+        title="Share of total" if share else "USD volume",
+        axis=alt.Axis(format="%" if share else "$~s"),
+    )
     opacity = alt.condition("datum.complete", alt.value(1.0), alt.value(0.45))
     chart = (
         alt.Chart(alt.NamedData(HISTORY_DATA))
         .transform_calculate(volume_text=COMPACT_USD)
+        .transform_stack(
+            stack="volume",
+            as_=["y0", "y1"],
+            groupby=["period"],
+            sort=[alt.SortField("venue", order="ascending")],
+            offset="normalize" if share else "zero",
+        )
         .mark_bar()
         .encode(
             x=x,
             x2="next:T",
             y=y,
+            y2="y1:Q",
             color=_color(list(exchanges)),
             opacity=opacity,
             tooltip=tooltip,

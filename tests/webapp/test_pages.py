@@ -157,7 +157,7 @@ async def test_history_shows_gaps_and_keeps_its_state_in_the_url(client: Client,
     partial = await text(client, "/history?range=90d&granularity=weekly&view=share", HX)
     assert partial.lstrip().startswith('<section id="history-panel"')
     assert "range=90d&amp;granularity=weekly&amp;scale=linear&amp;view=share" in partial
-    assert '"stack": "normalize"' in partial
+    assert '"offset": "normalize"' in partial
 
 
 async def test_history_totals_match_the_api(client: Client, db: asyncpg.Pool) -> None:
