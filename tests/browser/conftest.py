@@ -7,6 +7,7 @@ Redis, the exchange simulator, the web app and a worker polling every few second
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -66,12 +68,28 @@ def _wait_for_data(base: str, process: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"no data after {READY_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
+@contextlib.contextmanager
+def embedded_data_dir() -> Iterator[Path]:
+    """A data dir for `perpvol up`'s embedded PostgreSQL, outside pytest's private (0700) temp tree:
+    as root, pgserver runs PostgreSQL as its own user, which must be able to reach the directory, and
+    a concurrent pytest session may tighten pytest's tree again while the app runs."""
+    path = Path(tempfile.mkdtemp(prefix="perpvol-browser-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url() -> Iterator[str]:
+    with embedded_data_dir() as data_dir:
+        yield from _app_url(data_dir)
+
+
+def _app_url(data_dir: Path) -> Iterator[str]:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
     pytest.importorskip("playwright", reason="pip install playwright (the browser comes from Debian)")
-    data_dir = tmp_path_factory.mktemp("perpvol-browser")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "DATABASE_URL", "REDIS_URL"))}
     env.update(PERPVOL_DATA_DIR=str(data_dir), PERPVOL_POLL_SECONDS="3", PYTHONUNBUFFERED="1")

@@ -9,6 +9,7 @@ no console errors on the host page. Screenshots go to test-artifacts/screenshots
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -24,6 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.browser.conftest import embedded_data_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +79,17 @@ def venues_ready(doc: dict[str, Any]) -> bool:
 
 @pytest.fixture
 def widget_app(tmp_path: Path) -> Iterator[App]:
+    with contextlib.ExitStack() as stack:
+        yield from _widget_app(tmp_path, stack)
+
+
+def _widget_app(tmp_path: Path, stack: contextlib.ExitStack) -> Iterator[App]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "DATABASE_URL", "REDIS_URL"))}
     # Embedded PostgreSQL and Redis in a temp dir; one poll a minute, so the figures hold still while
     # the test compares them.
-    env.update(PERPVOL_DATA_DIR=str(tmp_path / "data"), PERPVOL_POLL_SECONDS="60", PYTHONUNBUFFERED="1")
+    data_dir = stack.enter_context(embedded_data_dir())
+    env.update(PERPVOL_DATA_DIR=str(data_dir), PERPVOL_POLL_SECONDS="60", PYTHONUNBUFFERED="1")
     log = tmp_path / "perpvol-up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
