@@ -187,7 +187,7 @@ class VenueClient:
         except httpx.TimeoutException:
             raise TransientError(self.venue, endpoint, f"timed out after {self.policy.timeout:g}s") from None
         except httpx.TransportError as exc:
-            raise TransientError(self.venue, endpoint, f"connection failed: {exc!r}") from None
+            raise TransientError(self.venue, endpoint, f"connection failed: {exc or type(exc).__name__}") from None
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status_code == 429:
             raise ThrottledError(self.venue, endpoint, "HTTP 429 rate limited", retry_after)
