@@ -22,7 +22,7 @@ from webapp.current import encode
 from webapp.formatting import age, percent, signed_percent, usd_compact, usd_full
 from webapp.queries import daily, snapshots, status
 from webapp.settings import Settings
-from webapp.views import pages
+from webapp.views import embed_page, overview_page
 from workers.exchanges.base import CurrentSnapshot, DailyVolume, MarketVolume
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ async def test_overview_shows_a_stale_venue_with_its_age_and_error(client: Clien
 
 async def test_overview_regions_are_served_as_partials(client: Client, db: asyncpg.Pool) -> None:
     await seed_current(db)
-    for region in pages.OVERVIEW_REGIONS:
+    for region in overview_page.OVERVIEW_REGIONS:
         html = await text(client, f"/partials/{region}", HX)
         assert "<html" not in html
     top = await text(client, "/partials/top-markets", HX)
@@ -122,10 +122,10 @@ async def test_live_stream_renders_every_region_once_per_update(settings: Settin
     await seed_current(db)
     app = create_app(settings)
     async with app.test_app():
-        doc = await pages.build_from_db(app.extensions["pool"], settings)
+        doc = await overview_page.build_from_db(app.extensions["pool"], settings)
         update = Update(seq=7, payload=encode(doc))
-        first = await pages.render_overview_events(app, update)
-        again = await pages.render_overview_events(app, update)
+        first = await overview_page.render_overview_events(app, update)
+        again = await overview_page.render_overview_events(app, update)
     assert first is again
     events = re.findall(rb"^event: (\S+)$", first, re.M)
     assert events == [b"total", b"venues", b"share", b"top-markets"]
@@ -157,7 +157,7 @@ async def test_history_shows_gaps_and_keeps_its_state_in_the_url(client: Client,
     partial = await text(client, "/history?range=90d&granularity=weekly&view=share", HX)
     assert partial.lstrip().startswith('<section id="history-panel"')
     assert "range=90d&amp;granularity=weekly&amp;scale=linear&amp;view=share" in partial
-    assert '"offset": "normalize"' in partial
+    assert '"offset":"normalize"' in partial
 
 
 async def test_history_totals_match_the_api(client: Client, db: asyncpg.Pool) -> None:
@@ -215,8 +215,8 @@ async def test_embed_builds_the_snippet_from_the_choices(client: Client) -> None
         'data-exchanges="bybit,hyperliquid" data-refresh="60" async></script>'
     )
     assert snippet in html_lib.unescape(html)
-    choice = pages.parse_embed_choice(pages_args(refresh="5", theme="neon"))
-    assert choice.refresh == 10 and choice.theme == "auto" and choice.exchanges == list(pages.EXCHANGES)
+    choice = embed_page.parse_embed_choice(pages_args(refresh="5", theme="neon"))
+    assert choice.refresh == 10 and choice.theme == "auto" and choice.exchanges == list(embed_page.EXCHANGES)
 
 
 def pages_args(**values: str) -> object:

@@ -319,7 +319,7 @@ async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
         )
         bounds = await daily.select_daily_bounds(conn)
     found = {(r.period_start, r.exchange): r for r in rows}
-    periods = [_period(span, exchanges, found, pending) for span in spans]
+    periods = [period_document(span, exchanges, found, pending) for span in spans]
     if as_csv:
         return _csv_response(periods, start, end, query.granularity)
     settings = _settings()
@@ -332,12 +332,13 @@ async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
     })
 
 
-def _period(
+def period_document(
     span: tuple[date, date, date],
     exchanges: list[str],
     found: dict[tuple[date, str], history.PeriodVenue],
     pending: dict[tuple[date, str], int],
 ) -> dict[str, Any]:
+    """One period as `/api/volume/historical` lists it, from the rows found per (period, venue)."""
     key, first, last = span
     expected = (last - first).days + 1
     venues = [_period_venue(found.get((key, name)), name, expected, pending.get((key, name), 0))

@@ -1,0 +1,67 @@
+"""The embed page's view model: the widget configurator's choices and the snippet they make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from quart import current_app
+
+from webapp.live_state import EXCHANGES
+from webapp.views import page_args
+
+EMBED_THEMES = ("auto", "light", "dark")
+EMBED_LAYOUTS = ("badge", "card")
+WIDGET_PATH = "/widget.js"
+
+
+@dataclass(frozen=True)
+class EmbedChoice:
+    theme: str
+    layout: str
+    exchanges: list[str]
+    refresh: int
+
+    def attributes(self) -> list[tuple[str, str]]:
+        attrs = [("data-theme", self.theme), ("data-layout", self.layout)]
+        if self.exchanges != list(EXCHANGES):
+            attrs.append(("data-exchanges", ",".join(self.exchanges)))
+        attrs.append(("data-refresh", str(self.refresh)))
+        return attrs
+
+
+def parse_embed_choice(args: Any) -> EmbedChoice:
+    chosen = [e for e in EXCHANGES if e in args.getlist("exchange")]
+    try:
+        refresh = min(max(int(args.get("refresh", 30)), 10), 3600)
+    except ValueError:
+        refresh = 30
+    return EmbedChoice(
+        theme=page_args.choice(args.get("theme"), EMBED_THEMES, "auto"),
+        layout=page_args.choice(args.get("layout"), EMBED_LAYOUTS, "card"),
+        exchanges=chosen or list(EXCHANGES),
+        refresh=refresh,
+    )
+
+
+def embed_snippet(choice: EmbedChoice, origin: str) -> str:
+    """The `<script>` tag a site owner pastes: it loads the widget and configures it from data-*."""
+    attrs = " ".join(f'{name}="{value}"' for name, value in choice.attributes())
+    return f'<script src="{origin}/widget.js" {attrs} async></script>'
+
+
+def widget_served() -> bool:
+    """The widget is built and the app serves it at /widget.js (so the preview can load it)."""
+    routes = {rule.rule for rule in current_app.url_map.iter_rules()}
+    return WIDGET_PATH in routes and (page_args.STATIC_DIR / "widget" / "widget.js").is_file()
+
+
+def embed_context(args: Any, origin: str) -> dict[str, Any]:
+    chosen = parse_embed_choice(args)
+    return {
+        "choice": chosen,
+        "snippet": embed_snippet(chosen, origin),
+        "themes": EMBED_THEMES,
+        "layouts": EMBED_LAYOUTS,
+        "widget_ready": widget_served(),
+    }

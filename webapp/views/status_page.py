@@ -1,0 +1,49 @@
+"""The status page's view model: venue health, last success, backfill progress and data completeness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from webapp.queries import checkpoints, daily, status
+from webapp.queries import dashboard as dash
+from webapp.settings import Settings
+
+
+async def status_context(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    yesterday = now.date() - timedelta(days=1)
+    window_start = now.date() - timedelta(days=settings.history_days)
+    async with pool.acquire() as conn:
+        health = await status.select_venue_status(conn)
+        progress = await checkpoints.select_backfill_progress(conn)
+        bounds = await daily.select_daily_bounds(conn)
+        stored = await dash.select_days_stored(conn, window_start, yesterday)
+    expected = (yesterday - window_start).days + 1
+    venues = []
+    for row in health:
+        success = row.last_success
+        healthy = (
+            success is not None
+            and (now - success).total_seconds() <= settings.stale_seconds
+            and (row.last_error_at is None or row.last_error_at <= success)
+        )
+        venues.append(
+            {
+                "row": row,
+                "healthy": healthy,
+                "progress": progress.get(row.exchange),
+                "bounds": bounds.get(row.exchange),
+                "days_stored": stored.get(row.exchange, 0),
+            }
+        )
+    return {
+        "venues": venues,
+        "now": now,
+        "days_expected": expected,
+        "window_start": window_start,
+        "yesterday": yesterday,
+        "stale_seconds": settings.stale_seconds,
+    }
