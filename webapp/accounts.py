@@ -12,14 +12,16 @@ only their SHA-256 is stored. Sign-in failures are counted in Redis per email an
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel, Field, SecretStr
 from quart import Quart, Response, current_app, g, request
 from redis.asyncio import Redis
@@ -49,6 +51,10 @@ SESSION_DAYS = 30
 EMAIL_FAILURES = 5  # per email per window
 ADDRESS_FAILURES = 30  # per client address per window
 FAILURE_WINDOW = 900  # seconds
+# The worker's job (workers/account_jobs.py), enqueued by name: the web app does not import it.
+FIRST_SYNC_JOB = "sync_one_credential"
+
+log = logging.getLogger("perpvol.accounts")
 
 
 @dataclass
@@ -59,6 +65,8 @@ class AccountsState:
     venue_transport: httpx.AsyncBaseTransport | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     cipher: CredentialCipher | None = None
+    # The workers' arq queue (opened before serving): a new key's first sync is enqueued there.
+    jobs: ArqRedis | None = None
 
 
 def register_accounts(
@@ -77,6 +85,21 @@ def register_accounts(
         state.now = now
     app.extensions["accounts"] = state
     app.before_request(_reject_cross_origin)
+
+    @app.before_serving
+    async def _open_jobs() -> None:
+        redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
+        try:
+            state.jobs = await create_pool(redis_settings, default_queue_name=settings.arq_queue_name)
+        except Exception as exc:  # Redis down at start: keys still save; the 10-minute cron syncs them
+            log.warning("arq queue unavailable, new keys wait for the next scheduled sync: %s", exc)
+
+    @app.after_serving
+    async def _close_jobs() -> None:
+        if state.jobs is not None:
+            await state.jobs.aclose()
+            state.jobs = None
+
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(account.blueprint)
     app.register_blueprint(account_api.blueprint)
@@ -297,9 +320,28 @@ async def add_credential(user: users.User, data: KeyInput) -> tuple[credentials.
     )
     sealed = sealer.seal(credential.fields(), user.id, exchange, new.id)
     await credentials.insert_credential(pool(), new, sealed)
+    await enqueue_first_sync(new.id)
     row = await credentials.select_credential(pool(), user.id, new.id)
     assert row is not None
     return row, warning
+
+
+async def enqueue_first_sync(credential_id: UUID) -> None:
+    """Ask a worker to sync this credential now rather than at the next 10-minute run. Best effort: if
+    the queue is unreachable the key is saved anyway and the scheduled sync picks it up."""
+    jobs = state().jobs
+    if jobs is None:
+        log.warning("arq queue unavailable: credential %s waits for the next scheduled sync", credential_id)
+        return
+    try:
+        await jobs.enqueue_job(
+            FIRST_SYNC_JOB,
+            str(credential_id),
+            _job_id=f"first-sync:{credential_id}",
+            _queue_name=state().settings.arq_queue_name,
+        )
+    except Exception as exc:
+        log.warning("could not enqueue the first sync of credential %s: %s", credential_id, exc)
 
 
 def credential_doc(row: credentials.CredentialRow) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 import altair as alt
+from markupsafe import Markup
 
 from webapp.formatting import percent, usd_compact
 from webapp.live_state import EXCHANGES, LABELS
@@ -39,6 +41,11 @@ COMPACT_USD = (
 _GRANULARITY_TITLE = {"daily": "UTC day", "weekly": "ISO week (Monday, UTC)", "monthly": "Month (UTC)"}
 
 
+def _usd_axis() -> alt.Axis:
+    """`$12B` ticks: d3's SI prefix for 1e9 is G, but money is in billions, as everywhere on the pages."""
+    return alt.Axis(format="$~s", labelExpr="replace(datum.label, 'G', 'B')")
+
+
 def _color(domain_keys: list[str], with_total: bool = False) -> alt.Color:
     domain = [LABELS[key] for key in domain_keys]
     colors = [VENUE_COLORS[key] for key in domain_keys]
@@ -59,6 +66,21 @@ def _finish(chart: alt.TopLevelMixin, name: str, rows: list[dict[str, Any]]) -> 
     spec["datasets"] = {name: rows}
     spec["autosize"] = {"type": "fit", "contains": "padding"}
     return spec
+
+
+_HTML_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
+
+
+def spec_json(spec: dict[str, Any]) -> Markup:
+    """A spec as compact JSON, safe inside `<script type="application/json">` (the Jinja filter `spec_json`).
+
+    Like Jinja's `tojson` (the same escapes of `<`, `>`, `&` and `'`), without sorting keys or spaces:
+    a two-year daily chart carries thousands of rows, and `tojson` costs several milliseconds more.
+    """
+    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in _HTML_SAFE:  # str.replace: far quicker than str.translate on a long string
+        text = text.replace(char, escaped)
+    return Markup(text)
 
 
 def share_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -192,7 +214,7 @@ def _history_template(
             "volume:Q",
             title="USD volume (log scale)",
             scale=alt.Scale(type="log"),
-            axis=alt.Axis(format="$~s"),
+            axis=_usd_axis(),
         )
         chart = (
             alt.Chart(alt.NamedData(HISTORY_DATA))
@@ -206,7 +228,9 @@ def _history_template(
     y = alt.Y(
         "y0:Q",
         title="Share of total" if share else "USD volume",
-        axis=alt.Axis(format="%" if share else "$~s"),
+        axis=alt.Axis(format="%") if share else _usd_axis(),
+        # Normalised sums can land a hair over 1, which `nice` would round up to a 110% axis.
+        scale=alt.Scale(domain=[0, 1]) if share else alt.Undefined,
     )
     opacity = alt.condition("datum.complete", alt.value(1.0), alt.value(0.45))
     chart = (
@@ -232,3 +256,104 @@ def _history_template(
         .properties(width="container", height=340)
     )
     return _finish(chart, HISTORY_DATA, [])
+
+
+# ---- a signed-in user's own volume ----------------------------------------------------------------------
+
+OWN_DATA = "own"
+_OWN_TITLE = {"day": "UTC day", "week": "Week (Monday, UTC)", "month": "Month (UTC)"}
+
+
+def next_period(start: date, interval: str) -> date:
+    """The first day after the period that starts on `start`."""
+    if interval == "week":
+        return start + timedelta(days=7)
+    if interval == "month":
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+def own_rows(periods: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
+    """Chart rows from the account API's period rows (`period_start`, `exchange`, `volume_usd`, `fills`,
+    `market_volume_usd`, `share`): one per period and venue, spanning the period; `share` is None where the
+    venue's market volume for the period is not stored."""
+    rows = []
+    for p in periods:
+        if p["volume_usd"] is None:
+            continue
+        start = date.fromisoformat(p["period_start"])
+        rows.append(
+            {
+                "period": start.isoformat(),
+                "next": next_period(start, interval).isoformat(),
+                "venue": LABELS.get(p["exchange"], p["exchange"]),
+                "volume": float(Decimal(p["volume_usd"])),
+                "volume_text": usd_compact(p["volume_usd"]),
+                "fills": p["fills"],
+                "share": None if p["share"] is None else float(Decimal(p["share"])),
+                "share_text": percent(p["share"], 4),
+                "market_text": usd_compact(p["market_volume_usd"]),
+            }
+        )
+    return rows
+
+
+def _own_venues(periods: list[dict[str, Any]]) -> tuple[str, ...]:
+    present = {p["exchange"] for p in periods}
+    return tuple(name for name in EXCHANGES if name in present)
+
+
+def own_volume_chart(periods: list[dict[str, Any]], interval: str = "day") -> dict[str, Any]:
+    """The user's own USD volume per period, bars spanning each day/week/month, stacked by venue."""
+    spec = copy.deepcopy(_own_template(interval, "volume", _own_venues(periods)))
+    spec["datasets"] = {OWN_DATA: own_rows(periods, interval)}
+    return spec
+
+
+def own_share_chart(periods: list[dict[str, Any]], interval: str = "day") -> dict[str, Any]:
+    """The user's share of each venue's whole market volume per period, one line per venue (periods
+    without a stored market figure are left out)."""
+    spec = copy.deepcopy(_own_template(interval, "share", _own_venues(periods)))
+    rows = [row for row in own_rows(periods, interval) if row["share"] is not None]
+    spec["datasets"] = {OWN_DATA: rows}
+    return spec
+
+
+@functools.lru_cache(maxsize=32)
+def _own_template(interval: str, view: View, exchanges: tuple[str, ...]) -> dict[str, Any]:
+    title = _OWN_TITLE.get(interval, "UTC day")
+    x = alt.X("period:T", title=title, scale=alt.Scale(type="utc"))
+    tooltip = [
+        alt.Tooltip("utcyearmonthdate(period):T", title=title),
+        alt.Tooltip("venue:N", title="Venue"),
+        alt.Tooltip("volume_text:N", title="My volume (USD)"),
+        alt.Tooltip("fills:Q", title="Fills"),
+        alt.Tooltip("market_text:N", title="Venue's market volume"),
+        alt.Tooltip("share_text:N", title="My share"),
+    ]
+    base = alt.Chart(alt.NamedData(OWN_DATA))
+    if view == "share":
+        chart = base.mark_line(point=True).encode(
+            x=x,
+            y=alt.Y("share:Q", title="Share of the venue's volume", axis=alt.Axis(format="~%")),
+            color=_color(list(exchanges)),
+            tooltip=tooltip,
+        )
+        return _finish(chart.properties(width="container", height=220), OWN_DATA, [])
+    # Bars span each period (x to x2), so Vega-Lite will not stack them by itself: stack explicitly.
+    chart = (
+        base.transform_stack(
+            stack="volume", as_=["y0", "y1"], groupby=["period"], sort=[alt.SortField("venue", order="ascending")]
+        )
+        .mark_bar()
+        .encode(
+            x=x,
+            x2="next:T",
+            y=alt.Y("y0:Q", title="My USD volume", axis=alt.Axis(format="$~s")),
+            y2="y1:Q",
+            color=_color(list(exchanges)),
+            tooltip=tooltip,
+        )
+        .properties(width="container", height=300)
+    )
+    return _finish(chart, OWN_DATA, [])

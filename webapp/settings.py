@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         """Redis namespace; simulated data never shares keys or channels with real data."""
         return f"{self.redis_prefix}:sim" if self.simulated else self.redis_prefix
 
+    @property
+    def arq_queue_name(self) -> str:
+        """The workers' arq queue: the web app enqueues jobs here by name (e.g. a new key's first sync)."""
+        return f"{self.key_prefix}:arq:queue"
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment and `.env`, with `overrides` (by field name) on top."""

@@ -1,15 +1,17 @@
 """arq jobs for users' own volume: thin wrappers over `workers.account_sync`.
 
-Register in `workers/worker.py`: `cron(account_jobs.sync_account_fills, minute=set(range(0, 60, 10)),
-second={30}, timeout=3600)` and `func(account_jobs.sync_one_credential, timeout=3600)`.
+Registered in `workers/worker.py`: `sync_account_fills` every 10 minutes, `delete_expired_sessions` hourly
+(cron), and `sync_one_credential`, which the web app enqueues by name when a key is saved.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from webapp.queries import users
 from workers import account_sync
 
 log = logging.getLogger("perpvol.account_jobs")
@@ -40,3 +42,11 @@ async def sync_one_credential(ctx: dict[str, Any], credential_id: str) -> int:
     if deps is None:
         return 0
     return (await account_sync.sync_credential(deps, UUID(credential_id))).new_fills
+
+
+async def delete_expired_sessions(ctx: dict[str, Any]) -> int:
+    """Hourly: sign-in sessions past their expiry are useless (never accepted) and are deleted."""
+    deleted = await users.delete_expired_sessions(ctx["deps"].pool, datetime.now(UTC))
+    if deleted:
+        log.info("deleted %d expired sessions", deleted)
+    return deleted

@@ -33,10 +33,6 @@ def poll_schedule(seconds: int) -> tuple[set[int] | None, set[int]]:
     )
 
 
-def queue_name(settings: Settings) -> str:
-    return f"{settings.key_prefix}:arq:queue"
-
-
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     pool = await create_pool(settings.database_url or "")
@@ -75,6 +71,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         cron(jobs.discover_markets, hour={0}, minute={10}, second={0}, timeout=1800),
         # Users' own fills: every 10 minutes, incremental after each credential's first sync.
         cron(account_jobs.sync_account_fills, minute=set(range(0, 60, 10)), second={30}, timeout=3600),
+        # Sign-in sessions past their expiry: hourly (they are refused anyway; this keeps the table small).
+        cron(account_jobs.delete_expired_sessions, minute={20}, second={0}, timeout=300),
     ]
     return {
         "functions": [
@@ -85,7 +83,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379"),
-        "queue_name": queue_name(settings),
+        "queue_name": settings.arq_queue_name,
         "ctx": {"settings": settings},
         "max_jobs": 8,
         "handle_signals": True,

@@ -1,12 +1,13 @@
 """The private clients read the venues' recorded private answers (tests/fixtures/exchanges/*/private_*).
 
 Provenance: Bybit query-api and execution/list from the V5 docs' response examples (a Funding row and a
-dated-future row added in the same shape); Hyperliquid from the info-endpoint docs' userFills example
-(plus a spot fill); Paradex fills from the OpenAPI example (plus a perpetual-option fill) and the 401
-body from exchanges.md; WOO X transactionHistory rows in ccxt's V3 field names with the seconds-string
-`executedTimestamp` real answers carry. WOO X /v3/account/credentials is *unverified*: its shape here
-(`rows[].apiKey`, `permissions`) is the simulator's assumption, and the client fails loudly (SchemaError)
-when the key is not listed rather than guess.
+dated-future row added in the same shape); Bybit pre-upgrade/execution/list from its docs' response example
+(v5/pre-upgrade/execution: a Funding row) plus a Trade row in the same shape; Hyperliquid from the
+info-endpoint docs' userFills example (plus a spot fill); Paradex fills from the OpenAPI example (plus a
+perpetual-option fill) and the 401 body from exchanges.md; WOO X transactionHistory rows in ccxt's V3 field
+names with the seconds-string `executedTimestamp` real answers carry. WOO X /v3/account/credentials is
+*unverified*: its shape here (`rows[].apiKey`, `permissions`) is the simulator's assumption, and the client
+fails loudly (SchemaError) when the key is not listed rather than guess.
 """
 
 from __future__ import annotations
@@ -50,6 +51,24 @@ async def test_bybit_executions_keep_perp_trades_only() -> None:
     )
     fills = await client.fetch_fills("linear", T0 - timedelta(days=1), T0 + timedelta(days=1))
     assert [(f.symbol, f.notional_usd) for f in fills] == [("ETHPERP", Decimal("119.015"))]
+
+
+async def test_bybit_pre_upgrade_executions_use_their_own_endpoint_and_category() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _serve("bybit", "private_pre_upgrade_execution_list_linear")(request)
+
+    client = BybitPrivate(replay_client("bybit", handler), ApiCredential("k", "s"))
+    start = datetime(2023, 4, 26, tzinfo=UTC)
+    fills = await client.fetch_fills("pre-upgrade:linear", start, start + timedelta(days=1))
+    assert [(f.symbol, f.notional_usd) for f in fills] == [("BTCUSDT", Decimal("568"))]  # the Funding row is not volume
+    assert seen[0].url.path == "/v5/pre-upgrade/execution/list"
+    assert seen[0].url.params["category"] == "linear" and seen[0].url.params["limit"] == "100"
+    assert "pre-upgrade:linear" in BybitPrivate.streams and "pre-upgrade:inverse" in BybitPrivate.streams
+    with pytest.raises(ValueError, match="unknown Bybit stream"):
+        await client.fetch_fills("pre-upgrade:option", start, start + timedelta(days=1))
 
 
 async def test_bybit_expired_key_is_a_credential_error() -> None:

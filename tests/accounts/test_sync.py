@@ -18,7 +18,15 @@ from tests.exchanges_support import SIM_NOW
 from webapp.queries import credentials, fills
 from workers.account_sync import SyncDeps, sync_all, sync_credential
 from workers.exchanges.private.bybit import BybitPrivate
-from workers.exchanges.sim.accounts import SimAccount, accounts_of, fill_at, generate_fills, token_for
+from workers.exchanges.sim.accounts import (
+    DEMO,
+    SimAccount,
+    accounts_of,
+    fill_at,
+    generate_fills,
+    pre_upgrade_fills,
+    token_for,
+)
 from workers.exchanges.sim.app import SimulatorApp
 
 KEY, SECRET = "SyncBybitKey0001", "sync-bybit-secret-must-never-appear"
@@ -55,9 +63,59 @@ async def test_bybit_sync_matches_the_simulated_fills_to_the_cent(
     assert await fills.count_own_fills(db, user) == len(trades)
     # Funding rows and dated futures were served and skipped.
     assert len(account.fills) > len(trades)
-    # 2 streams × 105 weekly windows, several pages in the busy weeks.
-    assert result.windows == 2 * 105
+    # 4 streams (linear, inverse, and both again from the pre-upgrade endpoint) × 105 weekly windows,
+    # several pages in the busy weeks.
+    assert result.windows == 4 * 105
     assert sim.requests["bybit"] > result.windows
+
+
+async def test_bybit_pre_upgrade_trades_are_synced_too_to_the_cent(
+    db: asyncpg.Pool, sync_deps: SyncDeps, sim: SimulatorApp
+) -> None:
+    # Upgraded to a Unified Trading Account 200 days ago: older trades only on /v5/pre-upgrade/execution/list.
+    upgraded = days_ago(200)
+    before = pre_upgrade_fills(1, KEY, upgraded - timedelta(days=150), upgraded, 40)
+    # A busy pre-upgrade week (several 100-row pages) and fills on both sides of a 7-day window edge.
+    edge = SIM_NOW - BybitPrivate.lookback + BybitPrivate.window * 60
+    busy = pre_upgrade_fills(2, KEY, edge - timedelta(days=3), edge + timedelta(days=3), 120)
+    exact = [
+        fill_at("ETH", edge, "3000.50", "1.250", "pre-edge"),
+        fill_at("BTC", edge - timedelta(milliseconds=1), "60000", "777", "pre-inv", "inverse"),
+    ]
+    exact = [dataclasses.replace(f, pre_upgrade=True) for f in exact]
+    after = generate_fills(1, "bybit", KEY, days_ago(30), SIM_NOW, 30)
+    account = accounts_of(sim.model).add("bybit", KEY, SECRET, fills=before + busy + exact + after)
+    pre_upgrade = [f for f in account.fills if f.pre_upgrade and f.counts]
+    assert {f.category for f in pre_upgrade} == {"linear", "inverse"} and len(pre_upgrade) > 1000
+    user = await new_user(db, "preupgrade@example.com")
+    cid = await store_credential(db, sync_deps.cipher, user, "bybit", KEY, SECRET)
+
+    result = await sync_credential(sync_deps, cid)
+
+    assert result.error is None
+    assert await fills.select_own_total(db, user) == account.expected_usd()
+    assert await fills.select_own_total(db, user, "bybit", since=upgraded) == account.expected_usd(start=upgraded)
+    pre_total = sum((f.notional for f in pre_upgrade), Decimal(0))
+    assert pre_total > 0 and account.expected_usd(end=upgraded) == pre_total
+    assert await fills.count_own_fills(db, user) == sum(1 for f in account.fills if f.counts)
+    for stream in ("pre-upgrade:linear", "pre-upgrade:inverse"):
+        assert await fills.select_cursor(db, cid, stream) == SIM_NOW
+    again = await sync_credential(sync_deps, cid)
+    assert again.new_fills == 0 and await fills.select_own_total(db, user) == account.expected_usd()
+
+
+async def test_the_simulators_demo_bybit_account_has_pre_upgrade_trades(
+    db: asyncpg.Pool, sync_deps: SyncDeps, sim: SimulatorApp
+) -> None:
+    key, secret = DEMO["bybit"]
+    account = accounts_of(sim.model).get("bybit", key)
+    assert account is not None and any(f.pre_upgrade for f in account.fills)
+    user = await new_user(db, "demo@example.com")
+    cid = await store_credential(db, sync_deps.cipher, user, "bybit", key, secret)
+    assert (await sync_credential(sync_deps, cid)).error is None
+    assert await fills.select_own_total(db, user) == account.expected_usd()
+    old = sum((f.notional for f in account.fills if f.pre_upgrade and f.counts), Decimal(0))
+    assert old > 0 and await fills.select_own_total(db, user, since=days_ago(200)) == account.expected_usd() - old
 
 
 async def test_a_second_sync_stores_nothing_twice(db: asyncpg.Pool, sync_deps: SyncDeps, sim: SimulatorApp) -> None:
@@ -66,7 +124,7 @@ async def test_a_second_sync_stores_nothing_twice(db: asyncpg.Pool, sync_deps: S
     cid = await store_credential(db, sync_deps.cipher, user, "bybit", KEY, SECRET)
     await sync_credential(sync_deps, cid)
     again = await sync_credential(sync_deps, cid)
-    assert again.new_fills == 0 and again.windows == 2  # only the overlap window of each stream
+    assert again.new_fills == 0 and again.windows == 4  # only the overlap window of each stream
     assert await fills.select_own_total(db, user) == account.expected_usd()
 
 

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
+from arq import func
+from arq.connections import ArqRedis
+from arq.worker import Worker
 from quart import Quart
 
 from tests.accounts.conftest import PASSWORD, account_settings, make_app, signed_up
 from tests.exchanges_support import SIM_NOW
+from webapp.queries import fills
 from webapp.security import SESSION_COOKIE
-from workers.exchanges.sim.accounts import accounts_of, token_for
+from webapp.settings import Settings
+from workers.account_jobs import sync_one_credential
+from workers.account_sync import SyncDeps, sync_credential
+from workers.exchanges.sim.accounts import accounts_of, generate_fills, token_for
 from workers.exchanges.sim.app import SimulatorApp
+from workers.worker import worker_settings
 
 BYBIT_KEY, BYBIT_SECRET = "XBybitReadOnlyKey1234", "bybit-secret-value-never-logged-1"
 
@@ -244,3 +255,64 @@ async def test_without_app_secret_key_keys_cannot_be_saved(
         client = await signed_up(app, "olga@example.com")
         response = await client.post("/api/keys", json={"exchange": "hyperliquid", "address": "0x" + "ab" * 20})
         assert response.status_code == 503 and "APP_SECRET_KEY" in (await response.get_json())["detail"]
+
+
+async def test_saving_a_key_enqueues_its_first_sync_on_the_workers_queue(
+    web: Quart, sim: SimulatorApp, acc_settings: Settings, redis: aioredis.Redis
+) -> None:
+    client = await signed_up(web, "olga@example.com")
+    _add_bybit(sim)
+    response = await client.post(
+        "/api/keys", json={"exchange": "bybit", "api_key": BYBIT_KEY, "api_secret": BYBIT_SECRET}
+    )
+    assert response.status_code == 201
+    credential_id = (await response.get_json())["key"]["id"]
+    # The queue the worker reads (workers/worker.py uses the same Settings property).
+    assert worker_settings(acc_settings)["queue_name"] == acc_settings.arq_queue_name
+    assert acc_settings.arq_queue_name.startswith(acc_settings.key_prefix)
+    queued = await ArqRedis(connection_pool=redis.connection_pool).queued_jobs(queue_name=acc_settings.arq_queue_name)
+    assert [(job.function, job.args) for job in queued] == [("sync_one_credential", (credential_id,))]
+    # A refused key enqueues nothing.
+    refused = await client.post("/api/keys", json={"exchange": "bybit", "api_key": BYBIT_KEY, "api_secret": "wrong"})
+    assert refused.status_code == 400
+    assert await redis.zcard(acc_settings.arq_queue_name) == 1
+
+
+async def test_a_queued_first_sync_is_run_by_an_arq_worker_on_that_queue(
+    web: Quart, sim: SimulatorApp, acc_settings: Settings, db: asyncpg.Pool, sync_deps: SyncDeps,
+    redis: aioredis.Redis,
+) -> None:  # fmt: skip
+    client = await signed_up(web, "pavel@example.com")
+    account = accounts_of(sim.model).add(
+        "bybit",
+        BYBIT_KEY,
+        BYBIT_SECRET,
+        fills=generate_fills(7, "bybit", BYBIT_KEY, SIM_NOW - timedelta(days=20), SIM_NOW, 30),
+    )
+    response = await client.post(
+        "/api/keys", json={"exchange": "bybit", "api_key": BYBIT_KEY, "api_secret": BYBIT_SECRET}
+    )
+    credential_id = (await response.get_json())["key"]["id"]
+    user_id = await db.fetchval("SELECT user_id FROM credentials WHERE id = $1", UUID(credential_id))
+    # The deployed worker's queue, job name and arguments; only the venue transport is the in-process simulator.
+    deployed = worker_settings(acc_settings)
+    registered = {f.name: f for f in deployed["functions"]}
+    assert registered["sync_one_credential"].coroutine is sync_one_credential
+
+    async def first_sync(ctx: dict[str, Any], cid: str) -> int:
+        return (await sync_credential(sync_deps, UUID(cid))).new_fills
+
+    worker = Worker(
+        functions=[func(first_sync, name="sync_one_credential")],
+        queue_name=deployed["queue_name"],
+        redis_settings=deployed["redis_settings"],
+        burst=True,
+        poll_delay=0.05,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    assert await fills.select_own_total(db, user_id) == account.expected_usd() > 0

@@ -20,7 +20,7 @@ from quart.typing import ResponseReturnValue
 from quart_schema import document_response, hide
 from werkzeug.wrappers.response import Response as Redirect
 
-from webapp import accounts
+from webapp import accounts, charts
 from webapp.errors import ApiError, ErrorBody, bad_request
 from webapp.live_state import LABELS, iso
 from webapp.queries import credentials, fills, users
@@ -29,6 +29,8 @@ blueprint = Blueprint("account", __name__)
 
 EMBED_FIELDS = ("volume_24h", "volume_30d")
 MAX_HISTORY_DAYS = 3660
+# The account page's chart: how many whole periods back each interval shows (the current one included).
+PAGE_PERIODS: dict[fills.Interval, int] = {"day": 30, "week": 12, "month": 12}
 
 
 # ---- documents ----------------------------------------------------------------------------------------
@@ -126,6 +128,7 @@ def no_store(response: Response) -> Response:
 
 class PublicEmbed(BaseModel):
     as_of: str | None
+    data_mode: str = Field(description="`real`, or `simulated` when the app runs on the simulator")
     volume_24h_usd: str | None = Field(default=None, description="Only when the user chose to show it")
     volume_30d_usd: str | None = Field(default=None, description="Only when the user chose to show it")
 
@@ -140,7 +143,7 @@ async def public_embed(token: str) -> Response:
         raise ApiError(404, "not_found", "no such embed token (it may have been revoked)")
     now = accounts.state().now()
     own = await fills.select_own_current(accounts.pool(), user.id, now)
-    doc: dict[str, Any] = {"as_of": iso(now)}
+    doc: dict[str, Any] = {"as_of": iso(now), "data_mode": accounts.state().settings.data_mode}
     if "volume_24h" in user.embed_fields:
         doc["volume_24h_usd"] = _money(sum((r.volume_24h_usd for r in own), Decimal(0)))
     if "volume_30d" in user.embed_fields:
@@ -167,11 +170,34 @@ async def account_page() -> ResponseReturnValue:
     user = await _page_user()
     if not isinstance(user, users.User):
         return user
+    interval: fills.Interval = request.args.get("interval", "day")  # type: ignore[assignment]
+    if interval not in PAGE_PERIODS:
+        interval = "day"
     today = accounts.state().now().date()
-    rows = await history_rows(user, today - timedelta(days=29), today, "day")
+    start = page_start(today, interval)
+    rows = await history_rows(user, start, today, interval)
     return await render_template(
-        "pages/account_volume.html", page="account", user=user, doc=await current_doc(user), history=rows
+        "pages/account_volume.html",
+        page="account",
+        user=user,
+        doc=await current_doc(user),
+        history=rows,
+        interval=interval,
+        start=start.isoformat(),
+        end=today.isoformat(),
+        volume_spec=charts.own_volume_chart(rows, interval),
+        share_spec=charts.own_share_chart(rows, interval),
     )
+
+
+def page_start(today: date, interval: fills.Interval) -> date:
+    """First day of the oldest whole period the page shows: 30 days, 12 weeks (from a Monday) or 12 months."""
+    if interval == "week":
+        return today - timedelta(days=today.weekday() + 7 * (PAGE_PERIODS["week"] - 1))
+    if interval == "month":
+        months = today.year * 12 + today.month - 1 - (PAGE_PERIODS["month"] - 1)
+        return date(months // 12, months % 12 + 1, 1)
+    return today - timedelta(days=PAGE_PERIODS["day"] - 1)
 
 
 @blueprint.get("/account/keys")

@@ -1,5 +1,6 @@
-// One data source per API origin and mode, shared by every widget on the page that uses it:
-// server-sent events (falling back to polling) or polling, paused while the tab is hidden.
+// One data source per API origin, mode and path, shared by every widget on the page that uses it:
+// server-sent events (falling back to polling) or polling, paused while the tab is hidden. An account's
+// embed (`/public/account/TOKEN`) is always polled: it has no live stream.
 
 const PUBLIC_PATH = "/public/latest-volume";
 const SSE_PATH = "/api/live/sse";
@@ -8,19 +9,21 @@ const MAX_BACKOFF_MS = 300000;
 
 const feeds = new Map();
 
-export function getFeed(api, live) {
-  const key = `${api} ${live}`;
+export function getFeed(api, live, path = PUBLIC_PATH) {
+  const key = `${api} ${live} ${path}`;
   let feed = feeds.get(key);
   if (!feed) {
-    feed = new Feed(api, live !== "poll" && typeof EventSource === "function", () => feeds.delete(key));
+    const sse = path === PUBLIC_PATH && live !== "poll" && typeof EventSource === "function";
+    feed = new Feed(api, sse, () => feeds.delete(key), path);
     feeds.set(key, feed);
   }
   return feed;
 }
 
 class Feed {
-  constructor(api, sse, onEmpty) {
+  constructor(api, sse, onEmpty, path) {
     this.api = api;
+    this.path = path;
     this.sse = sse;
     this.onEmpty = onEmpty;
     this.subs = new Map(); // element -> its refresh interval in ms
@@ -92,7 +95,7 @@ class Feed {
   async poll() {
     try {
       // no-cache: revalidate (a cheap 304) rather than take a stale-while-revalidate copy
-      const response = await fetch(this.api + PUBLIC_PATH, { credentials: "omit", cache: "no-cache" });
+      const response = await fetch(this.api + this.path, { credentials: "omit", cache: "no-cache" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.receive(await response.json());
     } catch (error) {

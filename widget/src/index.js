@@ -11,7 +11,7 @@ const scriptOrigin = script && script.src ? new URL(script.src, location.href).o
 
 class PerpvolVolume extends HTMLElement {
   static get observedAttributes() {
-    return ["data-layout", "data-exchanges", "data-refresh", "data-live", "data-api"];
+    return ["data-layout", "data-exchanges", "data-refresh", "data-live", "data-api", "data-account"];
   }
 
   constructor() {
@@ -27,8 +27,11 @@ class PerpvolVolume extends HTMLElement {
       .split(",")
       .map((name) => name.trim().toLowerCase())
       .filter(Boolean);
-    const refreshMs = Math.max(5, Number(data.refresh) || 30) * 1000;
+    // data-account="TOKEN": the account's own published figures (polled; the server caches them 60 s).
+    const account = /^[\w-]{1,99}$/.test(data.account || "") ? data.account : null;
+    const refreshMs = Math.max(5, Number(data.refresh) || (account ? 60 : 30)) * 1000;
     return {
+      account,
       api: (data.api || scriptOrigin).replace(/\/+$/, ""),
       layout: data.layout === "card" ? "card" : "badge",
       exchanges: exchanges.length ? exchanges : null,
@@ -52,8 +55,8 @@ class PerpvolVolume extends HTMLElement {
   }
 
   subscribe() {
-    const { api, live, refreshMs } = this.options;
-    const feed = getFeed(api, live);
+    const { api, live, refreshMs, account } = this.options;
+    const feed = account ? getFeed(api, "poll", `/public/account/${account}`) : getFeed(api, live);
     const leave = this.unsubscribe;
     this.unsubscribe = feed.add(this, refreshMs); // join first, so a feed shared with others is kept
     if (leave && feed !== this.feed) leave();

@@ -78,6 +78,7 @@ function placeholder(layout, state, api) {
 
 export function render(state, { layout, api, ...options }) {
   if (!state.doc) return placeholder(layout, state, api);
+  if (options.account) return renderAccount(state, layout, api, options);
   const s = summarize(state, options);
   const off = s.offline || s.stale ? " off" : "";
   const label = describe(s);
@@ -126,5 +127,65 @@ function venueRow(v, s) {
       { class: "x", title: fresh ? `${formatFull(v.volume_usd)} (${share.toFixed(1)}%)` : note },
       fresh ? formatCompact(v.volume_usd) : "stale",
     ),
+  );
+}
+
+// ---- data-account: one account's own published volume (GET /public/account/TOKEN) ----
+
+const OWN = "Own perp volume";
+const FIGURES = [
+  ["volume_30d_usd", "30d", "30 days"],
+  ["volume_24h_usd", "24h", "24 hours"],
+];
+
+// The figures the account chose to publish (30 days first), plus the state tags.
+export function summarizeAccount(state, { staleMs, now = Date.now() }) {
+  const doc = state.doc;
+  return {
+    figures: FIGURES.filter(([key]) => doc[key] != null).map(([key, short, long]) => ({ value: doc[key], short, long })),
+    missing: [],
+    simulated: doc.simulated === true || doc.data_mode === "simulated",
+    offline: Boolean(state.error),
+    stale: !state.error && now - state.at > staleMs,
+    asOf: doc.as_of,
+  };
+}
+
+function renderAccount(state, layout, api, options) {
+  const s = summarizeAccount(state, options);
+  const main = s.figures[0] || { value: null, short: "", long: "" };
+  const label = [
+    `One account's own perpetual futures volume: ${s.figures.map((f) => `${formatFull(f.value)} over ${f.long}`).join(", ") || "nothing published"}`,
+    s.simulated && "simulated data",
+    s.offline && "server unreachable, last known figures",
+    s.stale && "may be out of date",
+    s.asOf && `as of ${clock(s.asOf)}`,
+  ]
+    .filter(Boolean)
+    .join("; ");
+  const off = s.offline || s.stale ? " off" : "";
+  const dot = h("span", { class: "dot", "aria-hidden": "true" });
+  const link = { href: `${api}/`, target: "_blank", rel: "noopener" };
+  if (layout !== "card") {
+    return h(
+      "a",
+      { class: `w badge own${off}`, ...link, title: label, "aria-label": label },
+      dot,
+      h("span", { class: "k" }, `${OWN} ${main.short}`.trim()),
+      h("b", { class: "v" }, formatCompact(main.value)),
+      ...tags(s),
+    );
+  }
+  return h(
+    "section",
+    { class: `w card own${off}`, "aria-label": OWN },
+    h("header", null, dot, h("span", { class: "k" }, OWN), ...tags(s)),
+    h("p", { class: "v", role: "img", title: label, "aria-label": `${main.long}: ${formatFull(main.value)}` }, formatCompact(main.value)),
+    h(
+      "ul",
+      null,
+      ...s.figures.map((f) => h("li", null, h("span", null, `Rolling ${f.long}`), h("span", { class: "x", title: formatFull(f.value) }, formatCompact(f.value)))),
+    ),
+    h("footer", null, s.asOf && h("time", { datetime: s.asOf }, `As of ${clock(s.asOf)}`), s.asOf && " · ", h("a", link, "perpvol ↗")),
   );
 }

@@ -34,6 +34,7 @@ li{display:grid;grid-template-columns:6.5em 1fr 5.5em;align-items:center;gap:8px
 .bar i{display:block;height:100%;background:var(--ac)}
 .x{text-align:right;font-variant-numeric:tabular-nums}
 li.st .x{color:var(--wfg)}
+.own li{grid-template-columns:1fr auto}
 footer{margin-top:8px;color:var(--mu);font-size:11px}
 footer a{color:var(--ac)}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}

@@ -1,4 +1,8 @@
-"""Bybit V5 private endpoints: key info (/v5/user/query-api) and own executions (/v5/execution/list).
+"""Bybit V5 private endpoints: key info (/v5/user/query-api) and own executions (/v5/execution/list),
+plus the executions made before the account's upgrade to a Unified Trading Account
+(/v5/pre-upgrade/execution/list: same parameters, 7-day windows, cursor pages and row shape; docs
+v5/pre-upgrade/execution). Each (endpoint, category) is its own stream with its own cursor; an execution
+served by both endpoints is stored once (fills are unique by execId).
 
 Signing (https://bybit-exchange.github.io/docs/v5/guide#create-a-request): lowercase hex
 HMAC-SHA256(secret, timestamp + api_key + recv_window + query string exactly as sent).
@@ -20,6 +24,7 @@ from workers.exchanges.private.base import CredentialError, CredentialStatus, Fi
 
 RECV_WINDOW = "5000"
 PAGE_LIMIT = 100
+PRE_UPGRADE = "pre-upgrade:"  # stream prefix: the same category from the pre-upgrade endpoint
 # Dated futures among executions: linear `BTC-26DEC25`, inverse `BTCUSDZ25` (month code + year).
 _DATED = re.compile(r"-\d{2}[A-Z]{3}\d{2}$|USD[FGHJKMNQUVXZ]\d{2}$")
 _CREDENTIAL_CODES: dict[int, tuple[CredentialStatus, str]] = {
@@ -43,7 +48,7 @@ def query_string(params: list[tuple[str, str]]) -> str:
 
 class BybitPrivate(PrivateClient):
     name = "bybit"
-    streams = ("linear", "inverse")
+    streams = ("linear", "inverse", f"{PRE_UPGRADE}linear", f"{PRE_UPGRADE}inverse")
     window = timedelta(days=7)
     lookback = timedelta(days=730)
     how_to_read_only = (
@@ -69,16 +74,20 @@ class BybitPrivate(PrivateClient):
     async def fetch_fills(self, stream: str, start: datetime, end: datetime) -> list[Fill]:
         if end - start > self.window:
             raise ValueError("Bybit serves executions in windows of at most 7 days")
+        category = stream.removeprefix(PRE_UPGRADE)
+        if category not in ("linear", "inverse"):
+            raise ValueError(f"unknown Bybit stream {stream!r}")
+        path = "/v5/pre-upgrade/execution/list" if stream.startswith(PRE_UPGRADE) else "/v5/execution/list"
         fills: dict[str, Fill] = {}
         cursor = ""
         while True:
-            params = [("category", stream), ("startTime", str(ms(start))), ("endTime", str(ms(end) - 1))]
+            params = [("category", category), ("startTime", str(ms(start))), ("endTime", str(ms(end) - 1))]
             params.append(("limit", str(PAGE_LIMIT)))
             if cursor:
                 params.append(("cursor", cursor))
-            result = await self._get("/v5/execution/list", params)
+            result = await self._get(path, params)
             for row in result.get("list") or []:
-                fill = _fill(stream, row)
+                fill = _fill(category, row, path)
                 if fill is not None:
                     fills[fill.fill_id] = fill
             cursor = result.get("nextPageCursor") or ""
@@ -118,7 +127,7 @@ def _check(path: str) -> Any:
     return check
 
 
-def _fill(category: str, row: dict[str, Any]) -> Fill | None:
+def _fill(category: str, row: dict[str, Any], path: str = "/v5/execution/list") -> Fill | None:
     """A perp trade; funding, delivery, settlement and dated futures are not trading volume."""
     if row.get("execType") != "Trade" or _DATED.search(str(row.get("symbol", ""))):
         return None
@@ -127,4 +136,4 @@ def _fill(category: str, row: dict[str, Any]) -> Fill | None:
         notional = as_decimal(row["execValue"] if category == "linear" else row["execQty"])
         return Fill(str(row["execId"]), str(row["symbol"]), from_ms(row["execTime"]), abs(notional))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise SchemaError("bybit", "GET /v5/execution/list", "list[]", f"has an unreadable row: {exc!r}") from None
+        raise SchemaError("bybit", f"GET {path}", "list[]", f"has an unreadable row: {exc!r}") from None

@@ -12,6 +12,7 @@ fills, WOO X spot trades and Paradex option fills must all be left out by the cl
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -45,6 +46,9 @@ class SimFill:
     qty: Decimal
     side: str  # "Buy" | "Sell"
     kind: str = COUNTED
+    # Bybit: made before the account's upgrade to a Unified Trading Account, so served only by
+    # /v5/pre-upgrade/execution/list (and never by /v5/execution/list).
+    pre_upgrade: bool = False
 
     @property
     def counts(self) -> bool:
@@ -100,12 +104,12 @@ class SimAccounts:
         self.demo_paradex_token = token_for("0x5e", now + timedelta(days=365))
         for venue, (key, secret) in DEMO.items():
             key = key or self.demo_paradex_token
-            self.add(
-                venue,
-                key,
-                secret,
-                fills=generate_fills(model.seed, venue, key, now - timedelta(days=45), now, 20),
-            )
+            demo_fills = generate_fills(model.seed, venue, key, now - timedelta(days=45), now, 20)
+            if venue == "bybit":
+                # The demo account was upgraded to UTA 300 days ago: older trades are pre-upgrade.
+                upgraded = now - timedelta(days=300)
+                demo_fills += pre_upgrade_fills(model.seed, key, upgraded - timedelta(days=100), upgraded, 3)
+            self.add(venue, key, secret, fills=demo_fills)
 
     def add(
         self,
@@ -177,6 +181,12 @@ def generate_fills(seed: int, venue: str, key: str, start: datetime, end: dateti
             )
         )
     return fills
+
+
+def pre_upgrade_fills(seed: int, key: str, start: datetime, end: datetime, per_day: float) -> list[SimFill]:
+    """Bybit fills from before the account's UTA upgrade (ids distinct from its other fills)."""
+    made = generate_fills(seed, "bybit", f"{key}|pre-upgrade", start, end, per_day)
+    return [dataclasses.replace(f, pre_upgrade=True) for f in made]
 
 
 def _fill_id(venue: str, seed: int, key: str, i: int) -> str:

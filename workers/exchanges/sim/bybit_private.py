@@ -1,10 +1,11 @@
 """Simulated Bybit V5 private endpoints, signed and checked as Bybit does.
 
-`GET /v5/user/query-api`, `GET /v5/execution/list` and `GET /v5/pre-upgrade/execution/list` (always
-empty here). Signature: HMAC-SHA256(secret, timestamp + key + recv_window + query string as received),
-timestamp within [server - recv_window, server + 1000) ms (docs v5/guide, "Authentication"). Error codes
-from docs v5/error: 10002 timestamp, 10003 invalid key, 10004 signature, 10001 parameters, 33004
-expired key. The cursor is URL-encoded in the answer; a client that encodes it twice gets 10001.
+`GET /v5/user/query-api`, `GET /v5/execution/list` and `GET /v5/pre-upgrade/execution/list` (same
+parameters and rows; the pre-upgrade one serves only the account's fills marked `pre_upgrade`, the other
+only the rest). Signature: HMAC-SHA256(secret, timestamp + key + recv_window + query string as
+received), timestamp within [server - recv_window, server + 1000) ms (docs v5/guide, "Authentication").
+Error codes from docs v5/error: 10002 timestamp, 10003 invalid key, 10004 signature, 10001 parameters,
+33004 expired key. The cursor is URL-encoded in the answer; a client that encodes it twice gets 10001.
 """
 
 from __future__ import annotations
@@ -113,9 +114,11 @@ def executions(model: SimModel, account: SimAccount, query: Any, pre_upgrade: bo
             10001, "params error: the range of startTime and endTime must be within 7 days"
         )
     offset = _cursor(query.get("cursor"))
-    chosen = (
-        [] if pre_upgrade else [f for f in account.fills if _category(f) == category and start <= f.ms <= end]
-    )
+    chosen = [
+        f
+        for f in account.fills
+        if f.pre_upgrade == pre_upgrade and _category(f) == category and start <= f.ms <= end
+    ]
     chosen.sort(key=lambda f: (f.ms, f.fill_id), reverse=True)
     page = chosen[offset : offset + limit]
     nxt = offset + len(page)

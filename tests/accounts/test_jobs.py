@@ -1,0 +1,39 @@
+"""The accounts' arq jobs as the worker registers them: the hourly clean-up of expired sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import asyncpg
+
+from tests.accounts.support import new_user
+from webapp.queries import users
+from webapp.security import token_hash
+from webapp.settings import Settings
+from workers import account_jobs
+from workers.worker import worker_settings
+
+
+def test_expired_sessions_are_deleted_by_an_hourly_cron(acc_settings: Settings) -> None:
+    crons = {job.name: job for job in worker_settings(acc_settings)["cron_jobs"]}
+    job = crons["cron:delete_expired_sessions"]
+    assert job.coroutine is account_jobs.delete_expired_sessions
+    # Once an hour: a single minute and second, every hour of every day.
+    assert job.hour is None and isinstance(job.minute, set) and len(job.minute) == 1 and job.second == {0}
+    assert job.day is None and job.weekday is None and job.month is None
+
+
+async def test_delete_expired_sessions_keeps_live_ones(db: asyncpg.Pool) -> None:
+    user = await new_user(db, "sessions@example.com")
+    now = datetime.now(UTC)
+    expiries = {"old": now - timedelta(days=1), "just": now - timedelta(seconds=1), "live": now + timedelta(days=1)}
+    for name, expires in expiries.items():
+        await users.insert_session(db, token_hash(name), user, now - timedelta(days=30), expires)
+
+    deleted = await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db)})
+
+    assert deleted == 2
+    assert await db.fetchval("SELECT count(*) FROM sessions") == 1
+    assert await users.select_session_user(db, token_hash("live"), now) is not None
+    assert await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db)}) == 0
