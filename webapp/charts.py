@@ -145,6 +145,7 @@ def history_rows(periods: list[dict[str, Any]], *, with_total: bool = False) -> 
                     "period": start,
                     "next": following,
                     "venue": LABELS[venue["exchange"]],
+                    "order": EXCHANGES.index(venue["exchange"]),
                     "volume": float(venue["volume_usd"]),
                     "complete": venue["complete"],
                     "status": "complete" if venue["complete"] else _status(venue),
@@ -240,7 +241,7 @@ def _history_template(
             stack="volume",
             as_=["y0", "y1"],
             groupby=["period"],
-            sort=[alt.SortField("venue", order="ascending")],
+            sort=[alt.SortField("order", order="ascending")],
             offset="normalize" if share else "zero",
         )
         .mark_bar()
@@ -287,6 +288,7 @@ def own_rows(periods: list[dict[str, Any]], interval: str) -> list[dict[str, Any
                 "period": start.isoformat(),
                 "next": next_period(start, interval).isoformat(),
                 "venue": LABELS.get(p["exchange"], p["exchange"]),
+                "order": EXCHANGES.index(p["exchange"]) if p["exchange"] in EXCHANGES else len(EXCHANGES),
                 "volume": float(Decimal(p["volume_usd"])),
                 "volume_text": usd_compact(p["volume_usd"]),
                 "fills": p["fills"],
@@ -343,13 +345,13 @@ def _own_template(interval: str, view: View, exchanges: tuple[str, ...]) -> dict
     # Bars span each period (x to x2), so Vega-Lite will not stack them by itself: stack explicitly.
     chart = (
         base.transform_stack(
-            stack="volume", as_=["y0", "y1"], groupby=["period"], sort=[alt.SortField("venue", order="ascending")]
+            stack="volume", as_=["y0", "y1"], groupby=["period"], sort=[alt.SortField("order", order="ascending")]
         )
         .mark_bar()
         .encode(
             x=x,
             x2="next:T",
-            y=alt.Y("y0:Q", title="My USD volume", axis=alt.Axis(format="$~s")),
+            y=alt.Y("y0:Q", title="My USD volume", axis=_usd_axis()),
             y2="y1:Q",
             color=_color(list(exchanges)),
             tooltip=tooltip,

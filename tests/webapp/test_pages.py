@@ -98,6 +98,12 @@ async def test_overview_renders_the_api_total_before_any_script_runs(client: Cli
     assert "UTC" in html and "vega-embed-7.3.0.min.js" in html
 
 
+async def test_overview_shows_no_figure_rather_than_zero_when_no_venue_counts(client: Client) -> None:
+    html = await text(client, "/")
+    assert 'title="No venue has a fresh figure">—</p>' in html
+    assert "$0.00" not in html
+
+
 async def test_overview_shows_a_stale_venue_with_its_age_and_error(client: Client, db: asyncpg.Pool) -> None:
     await seed_current(db)
     html = await text(client, "/")

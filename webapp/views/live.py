@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, ClassVar
 
@@ -28,7 +29,8 @@ HEARTBEAT_SECONDS = 15.0
 SSE_RETRY_MS = 3000
 WS_HEARTBEAT = '{"type":"heartbeat"}'
 
-EventRenderer = Callable[[Update], bytes]
+# Renders one update as SSE bytes; may be async (e.g. HTML partials rendered by Jinja).
+EventRenderer = Callable[[Update], bytes | Awaitable[bytes]]
 Message = MutableMapping[str, Any]
 LIVE_WS_PATH = "/ws/live-volume"
 
@@ -75,7 +77,8 @@ async def event_stream(hub: Hub, render: EventRenderer, heartbeat: float) -> Asy
                 continue
             if update is None:
                 return
-            yield render(update)
+            event = render(update)
+            yield await event if inspect.isawaitable(event) else event
 
 
 def sse_response(render: EventRenderer) -> Response:

@@ -7,7 +7,6 @@ live stream (`/live/overview`) renders every region once per update and shares t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +21,7 @@ from webapp.live_state import LABELS
 from webapp.queries import snapshots
 from webapp.settings import Settings
 from webapp.views.api import money
-from webapp.views.live import SSE_RETRY_MS, sse_event
+from webapp.views.live import sse_event
 
 TOP_MARKETS = 10
 OVERVIEW_REGIONS = {
@@ -88,18 +87,3 @@ async def render_overview_events(app: Quart, update: Update) -> bytes:
                 parts.append(sse_event(name, html.strip()))
             cache.seq, cache.payload = update.seq, b"".join(parts)
         return cache.payload
-
-
-async def overview_stream(app: Quart, hub: Hub, heartbeat: float) -> AsyncIterator[bytes]:
-    """The `/live/overview` body: a retry hint, then each update's events, with heartbeats between."""
-    yield f"retry: {SSE_RETRY_MS}\n\n".encode()
-    async with hub.subscribe() as sub:
-        while True:
-            try:
-                update = await sub.next(within=heartbeat)
-            except TimeoutError:
-                yield b": heartbeat\n\n"
-                continue
-            if update is None:
-                return
-            yield await render_overview_events(app, update)

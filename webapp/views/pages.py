@@ -25,9 +25,9 @@ from webapp.security_headers import register_security_headers
 from webapp.settings import Settings
 from webapp.views.embed_page import embed_context
 from webapp.views.history_page import HistoryState, history_context
-from webapp.views.live import HEARTBEAT_SECONDS
+from webapp.views.live import sse_response
 from webapp.views.markets_page import market_rows, parse_markets_state
-from webapp.views.overview_page import OVERVIEW_REGIONS, current_doc, overview_context, overview_stream
+from webapp.views.overview_page import OVERVIEW_REGIONS, current_doc, overview_context, render_overview_events
 from webapp.views.page_args import STATIC_DIR
 from webapp.views.status_page import status_context
 
@@ -123,14 +123,7 @@ async def overview_partial(region: str) -> str | Response:
 async def overview_live() -> Response:
     """Server-sent events `total`, `venues`, `share`, `top-markets`: each an overview region's HTML."""
     app = cast(Quart, current_app._get_current_object())  # type: ignore[attr-defined]
-    heartbeat = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    response = Response(
-        overview_stream(app, app.extensions["hub"], heartbeat),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-    response.timeout = None
-    return response
+    return sse_response(lambda update: render_overview_events(app, update))
 
 
 # ---- history ----
