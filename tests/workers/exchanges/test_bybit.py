@@ -10,7 +10,14 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from tests.exchanges_support import SIM_NOW, fixture_bytes, fixture_json, replay_client, sim_client
+from tests.exchanges_support import (
+    SIM_NOW,
+    TimeoutASGITransport,
+    fixture_bytes,
+    fixture_json,
+    replay_client,
+    sim_client,
+)
 from workers.exchanges.base import Market, MarketKind
 from workers.exchanges.bybit import RATE_LIMIT, BybitConnector
 from workers.exchanges.errors import (
@@ -271,19 +278,8 @@ def _sim(enforce_limits: bool = False) -> tuple[SimModel, SimulatorApp, BybitSim
     return model, SimulatorApp(model, [sim], enforce_limits=enforce_limits), sim
 
 
-class _TimedASGITransport(httpx.ASGITransport):
-    """ASGITransport ignores timeouts; the real network does not."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(super().handle_async_request(request), timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("read timed out", request=request) from None
-
-
 def _timed_client(app: SimulatorApp, policy: RetryPolicy) -> VenueClient:
-    transport = _TimedASGITransport(app=app)
+    transport = TimeoutASGITransport(app=app)
     return VenueClient("bybit", "http://sim.test", RateLimiter(1e6, 1e6), policy=policy, transport=transport)
 
 

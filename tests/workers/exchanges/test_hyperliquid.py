@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.exchanges_support import SIM_NOW, fixture_bytes, fixture_json, replay_client, sim_client
+from tests.exchanges_support import (
+    SIM_NOW,
+    TimeoutASGITransport,
+    fixture_bytes,
+    fixture_json,
+    replay_client,
+    sim_client,
+)
 from workers.exchanges.base import Exchange, Market, ms_from_date
 from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
 from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
@@ -371,17 +378,6 @@ async def test_sim_transient_faults_are_retried_and_totals_stay_exact(kind: str,
     app.faults.append(Fault(kind=kind, venue=VENUE, count=count))
     snapshot = await sim_connector(app).fetch_current()
     assert snapshot.total_usd == rolling_total(model)
-
-
-class TimeoutASGITransport(httpx.ASGITransport):
-    """ASGITransport ignores client timeouts; enforce the read timeout the way a socket would."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(super().handle_async_request(request), timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("timed out", request=request) from None
 
 
 async def test_sim_timeout_is_retried_and_the_total_stays_exact() -> None:

@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.exchanges_support import SIM_NOW, fixture_bytes, fixture_json, replay_client, sim_client
+from tests.exchanges_support import (
+    SIM_NOW,
+    TimeoutASGITransport,
+    fixture_bytes,
+    fixture_json,
+    replay_client,
+    sim_client,
+)
 from workers.exchanges.base import Market, ms_from_date, utc_from_ms
 from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
 from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
@@ -195,26 +202,12 @@ async def test_error_body_raises_venue_api_error_without_retry() -> None:
 TIMEOUT_POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=0.2)
 
 
-class TimedASGITransport(httpx.AsyncBaseTransport):
-    """httpx.ASGITransport ignores timeouts; this one enforces the policy's, as a socket would."""
-
-    def __init__(self, app: SimulatorApp, timeout: float) -> None:
-        self._inner = httpx.ASGITransport(app=app)
-        self._timeout = timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await asyncio.wait_for(self._inner.handle_async_request(request), self._timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("timed out", request=request) from None
-
-
 async def _no_sleep(_: float) -> None:
     return None
 
 
 def timed_client(app: SimulatorApp) -> VenueClient:
-    transport = TimedASGITransport(app, TIMEOUT_POLICY.timeout)
+    transport = TimeoutASGITransport(app=app)
     limiter = RateLimiter(rate=1e6, capacity=1e6)
     return VenueClient(
         VENUE, "http://sim.test", limiter, policy=TIMEOUT_POLICY, transport=transport, sleep=_no_sleep

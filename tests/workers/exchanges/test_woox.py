@@ -10,7 +10,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from tests.exchanges_support import SIM_NOW, fixture_json, replay_client, sim_client
+from tests.exchanges_support import SIM_NOW, TimeoutASGITransport, fixture_json, replay_client, sim_client
 from workers.exchanges.base import Market, ms_from_date, utc_from_ms
 from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
 from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
@@ -174,27 +174,13 @@ def asgi(app: SimulatorApp) -> Any:
     return cast(Any, app)
 
 
-class TimeoutASGITransport(httpx.ASGITransport):
-    """ASGITransport ignores timeouts; a real socket would not, so enforce the client's."""
-
-    def __init__(self, app: SimulatorApp, timeout: float) -> None:
-        super().__init__(app=asgi(app))
-        self.timeout = timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await asyncio.wait_for(super().handle_async_request(request), self.timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("simulated socket timeout", request=request) from None
-
-
 def real_client(app: SimulatorApp, policy: RetryPolicy, limiter: RateLimiter | None = None) -> VenueClient:
     return VenueClient(
         "woox",
         "http://sim.test",
         limiter or RateLimiter(1e6, 1e6),
         policy=policy,
-        transport=TimeoutASGITransport(app, policy.timeout),
+        transport=TimeoutASGITransport(app=asgi(app)),
     )
 
 
