@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from webapp.records import EXCHANGES as VENUES
+
 LABELS = {"bybit": "Bybit", "woox": "WOO X", "hyperliquid": "Hyperliquid", "paradex": "Paradex"}
-EXCHANGES = tuple(LABELS)
+# The venues as plain names, in display order (pages and documents list them this way).
+EXCHANGES: tuple[str, ...] = VENUES
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import cast
 
 from webapp.queries._db import Executor, transaction
 from webapp.queries.records import DayBounds, MarketDay, VenueDay, from_record
-from workers.exchanges.base import DailyVolume
+from webapp.records import DailyVolume
 
 # Advisory-lock class for "daily rollup of one exchange" (objid = hashtext(exchange)).
 DAILY_LOCK_CLASS = 0x70766431

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from webapp.queries._db import Executor
 from webapp.queries.records import MarketRow
-from workers.exchanges.base import Market
+from webapp.records import Market
 
 _UPSERT = """
 INSERT INTO markets (exchange, symbol, kind, status, base, quote, extra, first_seen, last_seen, delisted_at)

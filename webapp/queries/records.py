@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from workers.exchanges.base import Exchange, Market, MarketKind, MarketStatus
+from webapp.records import Exchange, Market, MarketKind, MarketStatus
 
 
 @dataclass(frozen=True, slots=True)

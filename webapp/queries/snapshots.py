@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from webapp.queries._db import Executor, transaction
 from webapp.queries.records import CurrentMarketRow, SnapshotRow, from_record
-from workers.exchanges.base import CurrentSnapshot
+from webapp.records import CurrentSnapshot
 
 _SNAPSHOT_COLUMNS = "id, exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window"
 

@@ -10,73 +10,38 @@ import abc
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
+from webapp.records import (
+    EXCHANGES,
+    CurrentSnapshot,
+    DailyVolume,
+    Exchange,
+    Market,
+    MarketKind,
+    MarketStatus,
+    MarketVolume,
+    Window,
+)
 from workers.exchanges.http import VenueClient
 
-Exchange = Literal["bybit", "woox", "hyperliquid", "paradex"]
-EXCHANGES: tuple[Exchange, ...] = ("bybit", "woox", "hyperliquid", "paradex")
-
-MarketKind = Literal["linear", "inverse"]
-MarketStatus = Literal["trading", "delisted", "pending", "suspended"]
-Window = Literal["rolling_24h", "utc_day"]
-
-
-@dataclass(frozen=True, slots=True)
-class Market:
-    """A perpetual market as the venue names it."""
-
-    exchange: Exchange
-    symbol: str
-    kind: MarketKind
-    status: MarketStatus
-    base: str
-    quote: str
-    # Venue-specific facts a connector needs later (e.g. Bybit's category); never shown to users.
-    extra: tuple[tuple[str, str], ...] = ()
-
-    def get(self, key: str, default: str = "") -> str:
-        return dict(self.extra).get(key, default)
-
-
-@dataclass(frozen=True, slots=True)
-class MarketVolume:
-    symbol: str
-    volume_usd: Decimal
-    estimated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentSnapshot:
-    """Rolling-24h USD volume of every perp market of one venue, as of the venue's own time."""
-
-    exchange: Exchange
-    as_of: datetime
-    source: str
-    markets: tuple[MarketVolume, ...]
-    window: Window = "rolling_24h"
-
-    @property
-    def total_usd(self) -> Decimal:
-        return sum((m.volume_usd for m in self.markets), Decimal(0))
-
-    @property
-    def estimated(self) -> bool:
-        return any(m.estimated for m in self.markets)
-
-
-@dataclass(frozen=True, slots=True)
-class DailyVolume:
-    """USD volume of one market over one UTC calendar day."""
-
-    exchange: Exchange
-    symbol: str
-    day: date
-    volume_usd: Decimal
-    source: str
-    estimated: bool = False
-    # False while the day is still running (the venue's newest candle is open).
-    complete: bool = True
+# Re-exported: connectors build these records; their definitions are shared with storage.
+__all__ = [
+    "EXCHANGES",
+    "Connector",
+    "CurrentSnapshot",
+    "DailyVolume",
+    "Exchange",
+    "Market",
+    "MarketKind",
+    "MarketStatus",
+    "MarketVolume",
+    "VenueInfo",
+    "Window",
+    "as_decimal",
+    "ms_from_date",
+    "utc_from_ms",
+]
 
 
 @dataclass(frozen=True, slots=True)
