@@ -39,7 +39,9 @@ def test_accounts_api_conforms_to_its_openapi_schema(api_schema: Any, mode: Gene
             continue
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @hypothesis_settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         def check(case: Any) -> None:
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
