@@ -267,11 +267,18 @@ async def test_workers_reconnect_after_postgresql_drops_their_connections(
 
 
 async def _poll_with_retry(deps: ingest.Deps, exchange: Exchange) -> bool:
-    # The first use of a dead pooled connection may fail; the next poll (15 s later in production)
-    # must succeed on a fresh one.
-    for _ in range(3):
+    # The first use of each dead pooled connection may fail (as one arq poll run would); a later poll
+    # (15 s later in production) must succeed on fresh connections.
+    dead_connection_errors = (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        ConnectionError,
+        OSError,
+    )
+    for _ in range(12):
         try:
             return await ingest.poll_current(deps, exchange)
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+        except dead_connection_errors:
             await asyncio.sleep(0.1)
     return False
