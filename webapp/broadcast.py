@@ -83,10 +83,6 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._loader: Loader | None = None
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
-
     async def start(self, loader: Loader, wait_seconds: float = 10.0) -> None:
         """Subscribe, then load the current document with `loader` (after subscribing, so none is missed)."""
         self._loader = loader

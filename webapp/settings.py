@@ -5,7 +5,6 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -131,7 +130,3 @@ def _env_name(field: str) -> str:
     if info is not None and info.alias:
         return info.alias
     return field if field.isupper() else field.upper()
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ class Services:
     redis_url: str
     embedded: list[str] = field(default_factory=list)
     _keep: list[Any] = field(default_factory=list)
-    _stack: ExitStack = field(default_factory=ExitStack)
 
     def close(self) -> None:
         for server in self._keep:
@@ -36,7 +34,6 @@ class Services:
             if callable(shutdown):
                 shutdown()
         self._keep.clear()
-        self._stack.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

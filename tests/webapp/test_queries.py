@@ -8,7 +8,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from webapp.queries import checkpoints, daily, markets, snapshots, status, venues
+from webapp.queries import checkpoints, daily, markets, snapshots, status
 from workers.exchanges.base import CurrentSnapshot, DailyVolume, Market, MarketVolume
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -31,12 +31,13 @@ def snapshot(as_of: datetime, **volumes: str) -> CurrentSnapshot:
 
 
 async def test_venues_are_seeded_in_display_order(db: asyncpg.Pool) -> None:
-    assert await venues.select_venue_labels(db) == {
-        "bybit": "Bybit",
-        "woox": "WOO X",
-        "hyperliquid": "Hyperliquid",
-        "paradex": "Paradex",
-    }
+    rows = await status.select_venue_status(db)
+    assert [(r.exchange, r.label) for r in rows] == [
+        ("bybit", "Bybit"),
+        ("woox", "WOO X"),
+        ("hyperliquid", "Hyperliquid"),
+        ("paradex", "Paradex"),
+    ]
 
 
 async def test_markets_round_trip_and_upsert_reports_new_ones(db: asyncpg.Pool) -> None:
@@ -147,16 +148,6 @@ async def test_current_markets_follow_the_newest_snapshot_only(db: asyncpg.Pool)
     assert await snapshots.select_snapshot_near(db, "bybit", T0 - timedelta(days=1)) is None
 
 
-async def test_snapshot_series_can_keep_one_per_bucket(db: asyncpg.Pool) -> None:
-    for minute in range(6):
-        await snapshots.insert_snapshot(db, snapshot(T0 + timedelta(minutes=minute), X=str(minute)), T0)
-    end = T0 + timedelta(hours=1)
-    assert len(await snapshots.select_snapshot_series(db, T0, end)) == 6
-    hourly = await snapshots.select_snapshot_series(db, T0, end, ["bybit"], bucket_seconds=180)
-    assert [s.volume_usd for s in hourly] == [Decimal(2), Decimal(5)]
-    assert await snapshots.select_snapshot_series(db, T0, end, ["woox"]) == []
-
-
 async def test_venue_status_counts_consecutive_failures(db: asyncpg.Pool) -> None:
     await status.record_failure(db, "woox", T0, "HTTP 503 from /v3/public/futures")
     await status.record_failure(db, "woox", T0 + timedelta(seconds=15), "timeout")
@@ -211,7 +202,7 @@ async def test_claim_excludes_a_second_worker_until_it_expires(db: asyncpg.Pool)
     assert not await checkpoints.release_claim(db, *key, "worker-a")
     assert await checkpoints.release_claim(db, *key, "worker-b")
     assert await checkpoints.try_claim(db, *key, "worker-c", 60)
-    assert await checkpoints.release_worker_claims(db, "worker-c") == 1
+    assert await checkpoints.release_claim(db, *key, "worker-c")
 
 
 async def test_concurrent_claims_have_one_winner(db: asyncpg.Pool) -> None:

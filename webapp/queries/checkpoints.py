@@ -120,9 +120,3 @@ async def release_claim(db: Executor, exchange: str, symbol: str, job: str, work
         worker_id,
     )
     return released is not None
-
-
-async def release_worker_claims(db: Executor, worker_id: str) -> int:
-    """Drop every lease of a worker that is shutting down cleanly; return how many."""
-    rows = await db.fetch("DELETE FROM backfill_claims WHERE worker_id = $1 RETURNING 1", worker_id)
-    return len(rows)

@@ -11,13 +11,6 @@ from webapp.records import Exchange, Market, MarketKind, MarketStatus
 
 
 @dataclass(frozen=True, slots=True)
-class VenueRow:
-    exchange: str
-    label: str
-    sort_order: int
-
-
-@dataclass(frozen=True, slots=True)
 class MarketRow:
     exchange: str
     symbol: str

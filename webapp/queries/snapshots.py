@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -93,38 +92,6 @@ async def select_snapshot_near(db: Executor, exchange: str, at: datetime) -> Sna
     return None if row is None else from_record(SnapshotRow, row)
 
 
-async def select_snapshot_series(
-    db: Executor,
-    start: datetime,
-    end: datetime,
-    exchanges: Sequence[str] | None = None,
-    bucket_seconds: int | None = None,
-) -> list[SnapshotRow]:
-    """Snapshots with start <= as_of <= end, oldest first.
-
-    With `bucket_seconds`, only the last snapshot of each venue in each bucket (for charts of long spans).
-    """
-    if bucket_seconds is not None and bucket_seconds <= 0:
-        raise ValueError("bucket_seconds must be positive")
-    rows = await db.fetch(
-        f"""
-        SELECT {_SNAPSHOT_COLUMNS} FROM (
-            SELECT DISTINCT ON (exchange, bucket) * FROM (
-                SELECT *, CASE WHEN $4::int IS NULL THEN id
-                               ELSE floor(extract(epoch FROM as_of) / $4)::bigint END AS bucket
-                FROM volume_snapshots
-                WHERE as_of BETWEEN $1 AND $2 AND ($3::text[] IS NULL OR exchange = ANY($3))
-            ) AS inner_rows
-            ORDER BY exchange, bucket, as_of DESC
-        ) AS picked
-        ORDER BY as_of, exchange
-        """,
-        start,
-        end,
-        None if exchanges is None else list(exchanges),
-        bucket_seconds,
-    )
-    return [from_record(SnapshotRow, row) for row in rows]
 
 
 async def select_top_markets(db: Executor, limit: int, exchange: str | None = None) -> list[CurrentMarketRow]:

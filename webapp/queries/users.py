@@ -52,9 +52,6 @@ async def select_user_login(db: Executor, email: str) -> UserLogin | None:
     return UserLogin(_user(row), row["password_hash"]) if row else None
 
 
-async def select_user(db: Executor, user_id: int) -> User | None:
-    row = await db.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
-    return _user(row) if row else None
 
 
 async def update_password_hash(db: Executor, user_id: int, password_hash: str) -> None:
