@@ -34,6 +34,29 @@ class VenueFigure:
     error_at: datetime | None = None
 
 
+def failed_since_success(
+    last_success: datetime | None, last_error: str | None, last_error_at: datetime | None
+) -> bool:
+    """The venue's latest poll failed: an error no older than its last success (or no success at all).
+    A tie counts as failed: showing a venue as failing is the safe side."""
+    if last_error is None:
+        return False
+    return last_success is None or last_error_at is None or last_error_at >= last_success
+
+
+def is_fresh(
+    last_success: datetime | None,
+    last_error: str | None,
+    last_error_at: datetime | None,
+    now: datetime,
+    stale_seconds: int,
+) -> bool:
+    """The one staleness rule: a recent success and no failure after it."""
+    if last_success is None or (now - last_success).total_seconds() > stale_seconds:
+        return False
+    return not failed_since_success(last_success, last_error, last_error_at)
+
+
 def iso(at: datetime | None) -> str | None:
     if at is None:
         return None
@@ -87,8 +110,8 @@ def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) 
             "markets": 0,
         }
     age = int((now - f.fetched_at).total_seconds()) if f.fetched_at else None
-    failed_since = f.error is not None and (f.fetched_at is None or (f.error_at or now) >= f.fetched_at)
-    stale = f.volume_usd is None or age is None or age > stale_seconds or failed_since
+    failed_since = failed_since_success(f.fetched_at, f.error, f.error_at)
+    stale = f.volume_usd is None or not is_fresh(f.fetched_at, f.error, f.error_at, now, stale_seconds)
     return {
         "exchange": name,
         "label": LABELS[name],

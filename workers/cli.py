@@ -301,9 +301,8 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from workers.commands.backfill import read_status
     from workers.commands.run import resolve
-    from workers.commands.status import print_status
+    from workers.commands.status import print_status, read_status
 
     resolved, services = resolve(settings)
     try:

@@ -20,7 +20,7 @@ from quart_schema import document_response, validate_querystring
 from webapp.broadcast import Hub
 from webapp.current import build_from_db
 from webapp.errors import ErrorBody, bad_request
-from webapp.live_state import EXCHANGES, iso
+from webapp.live_state import EXCHANGES, is_fresh, iso
 from webapp.queries import checkpoints, daily, history, snapshots, status
 from webapp.settings import Settings
 
@@ -432,11 +432,7 @@ async def exchanges() -> Response:
 
 def _venue_health(row: Any, progress: Any, bounds: Any, now: datetime, settings: Settings) -> dict[str, Any]:
     success = row.last_success
-    healthy = (
-        success is not None
-        and (now - success).total_seconds() <= settings.stale_seconds
-        and (row.last_error_at is None or row.last_error_at <= success)
-    )
+    healthy = is_fresh(success, row.last_error, row.last_error_at, now, settings.stale_seconds)
     return {
         "exchange": row.exchange, "label": row.label, "healthy": healthy,
         "last_attempt": iso(row.last_attempt), "last_success": iso(success),

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from webapp.live_state import is_fresh
 from webapp.queries import checkpoints, daily, status
 from webapp.queries import dashboard as dash
 from webapp.settings import Settings
@@ -25,11 +26,7 @@ async def status_context(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
     venues = []
     for row in health:
         success = row.last_success
-        healthy = (
-            success is not None
-            and (now - success).total_seconds() <= settings.stale_seconds
-            and (row.last_error_at is None or row.last_error_at <= success)
-        )
+        healthy = is_fresh(success, row.last_error, row.last_error_at, now, settings.stale_seconds)
         venues.append(
             {
                 "row": row,

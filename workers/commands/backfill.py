@@ -1,11 +1,10 @@
-"""`perpvol backfill` and `perpvol status`, run in the CLI process against the configured storage."""
+"""`perpvol backfill`, run in the CLI process against the configured storage."""
 
 from __future__ import annotations
 
 import os
 import socket
 import sys
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -13,7 +12,6 @@ from webapp.db import create_pool
 from webapp.settings import Settings
 from workers import ingest
 from workers.commands.run import prepare_database
-from workers.commands.status import collect_status
 from workers.exchanges.base import Exchange
 from workers.exchanges.errors import ExchangeError
 from workers.exchanges.registry import make_connector
@@ -44,12 +42,3 @@ async def run_backfill(settings: Settings, exchanges: tuple[Exchange, ...], days
         await redis.aclose()
         await pool.close()
     return failed
-
-
-async def read_status(settings: Settings) -> dict[str, Any]:
-    await prepare_database(settings)
-    pool = await create_pool(settings.database_url or "", max_size=2)
-    try:
-        return await collect_status(pool, settings)
-    finally:
-        await pool.close()

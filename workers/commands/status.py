@@ -7,9 +7,11 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from webapp.live_state import EXCHANGES, iso
+from webapp.db import create_pool
+from webapp.live_state import EXCHANGES, failed_since_success, is_fresh, iso
 from webapp.queries import checkpoints, daily, markets, status
 from webapp.settings import Settings
+from workers.commands.run import prepare_database
 
 
 async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:
@@ -21,9 +23,7 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
         for exchange in EXCHANGES:
             h = health.get(exchange)
             last_success = h.last_success if h else None
-            failing = bool(
-                h and h.last_error and (not last_success or (h.last_error_at or now) >= last_success)
-            )
+            last_error, last_error_at = (h.last_error, h.last_error_at) if h else (None, None)
             age = (now - last_success).total_seconds() if last_success else None
             p = progress.get(exchange)
             rows.append(
@@ -31,8 +31,8 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
                     "exchange": exchange,
                     "last_success": iso(last_success),
                     "age_seconds": int(age) if age is not None else None,
-                    "stale": age is None or age > settings.stale_seconds or failing,
-                    "error": h.last_error if h and failing else None,
+                    "stale": not is_fresh(last_success, last_error, last_error_at, now, settings.stale_seconds),
+                    "error": last_error if failed_since_success(last_success, last_error, last_error_at) else None,
                     "backfill_progress": round(p.fraction, 4) if p else 0.0,
                     "markets": await markets.count_markets(conn, exchange),
                     "daily_rows": await daily.count_daily_rows(conn, exchange),
@@ -56,3 +56,13 @@ def print_status(doc: dict[str, Any], out: TextIO) -> None:
         )
         if row["error"]:
             out.write(f"  {'':<12} error: {row['error']}\n")
+
+
+async def read_status(settings: Settings) -> dict[str, Any]:
+    """Migrate if needed (a fresh machine), then collect the status document."""
+    await prepare_database(settings)
+    pool = await create_pool(settings.database_url or "", max_size=2)
+    try:
+        return await collect_status(pool, settings)
+    finally:
+        await pool.close()
