@@ -19,6 +19,7 @@ from datetime import timedelta
 import httpx
 
 from webapp.settings import Settings
+from workers.commands.fetch import daily_for_markets
 from workers.exchanges.base import EXCHANGES, Exchange
 from workers.exchanges.http import RateLimiter
 from workers.exchanges.registry import connector_class, make_client
@@ -76,19 +77,7 @@ async def history(exchange: Exchange, app: SimulatorApp, days: int) -> tuple[flo
     end = app.model.today()
     start = end - timedelta(days=days)
     started = time.perf_counter()
-    rows = 0
-    queue: asyncio.Queue = asyncio.Queue()
-    for market in markets:
-        queue.put_nowait(market)
-
-    async def work() -> None:
-        nonlocal rows
-        while not queue.empty():
-            market = queue.get_nowait()
-            fetched = await connector.fetch_daily(market, start, end)
-            rows += len(fetched)
-
-    await asyncio.gather(*(work() for _ in range(4)))
+    rows = len(await daily_for_markets(connector, markets, start, end, progress=None))
     elapsed = time.perf_counter() - started
     limiter = client.limiter
     floor = max(0.0, (client.weight_sent - limiter.capacity) / limiter.rate)

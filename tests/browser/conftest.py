@@ -39,7 +39,7 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 READY_SECONDS = 120
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -90,7 +90,7 @@ def _app_url(data_dir: Path) -> Iterator[str]:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
     pytest.importorskip("playwright", reason="pip install playwright (the browser comes from Debian)")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "DATABASE_URL", "REDIS_URL"))}
     env.update(PERPVOL_DATA_DIR=str(data_dir), PERPVOL_POLL_SECONDS="3", PYTHONUNBUFFERED="1")
     log = data_dir / "up.log"

@@ -98,14 +98,15 @@ async def fetch_history(
             markets = [m for m in markets if m.symbol == market]
             if not markets:
                 raise ExchangeError(exchange, "markets", f"no perpetual market named {market!r}")
-        return await _daily_for(connector, markets, start, end, progress)
+        return await daily_for_markets(connector, markets, start, end, progress)
     finally:
         await connector.aclose()
 
 
-async def _daily_for(
+async def daily_for_markets(
     connector: Connector, markets: list[Market], start: date, end: date, progress: TextIO | None
 ) -> list[DailyVolume]:
+    """Daily rows of every market, four at a time (the connector's limiter keeps the pace)."""
     rows: list[DailyVolume] = []
     done = 0
     queue: asyncio.Queue[Market] = asyncio.Queue()
