@@ -43,22 +43,25 @@ class Deps:
 
 
 async def poll_current(deps: Deps, exchange: Exchange) -> bool:
-    """Fetch one venue's rolling-24h figures; store, cache and publish. False when the venue failed."""
-    connector = deps.connectors[exchange]
+    """Fetch one venue's rolling-24h figures; store, cache and publish. False when the venue failed.
+
+    Each venue publishes as soon as it is done, so a slow or failing venue never delays the others.
+    """
     taken_at = deps.now()
     try:
-        snapshot = await connector.fetch_current()
+        snapshot = await deps.connectors[exchange].fetch_current()
     except ExchangeError as exc:
         log.warning("poll %s failed: %s", exchange, exc)
         async with deps.pool.acquire() as conn:
             await status.record_failure(conn, exchange, taken_at, str(exc))
-        await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
-        return False
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await snapshots.insert_snapshot(conn, snapshot, taken_at)
-        await status.record_success(conn, exchange, taken_at)
+        ok = False
+    else:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await snapshots.insert_snapshot(conn, snapshot, taken_at)
+            await status.record_success(conn, exchange, taken_at)
+        ok = True
     await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
-    return True
+    return ok
 
 
 async def poll_all(deps: Deps) -> dict[Exchange, bool]:
