@@ -2,8 +2,12 @@ FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
-COPY webapp ./webapp
+COPY core ./core
+COPY storage ./storage
+COPY exchanges ./exchanges
 COPY workers ./workers
+COPY webapp ./webapp
+COPY cli ./cli
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static

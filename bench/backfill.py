@@ -20,16 +20,16 @@ import time
 import httpx
 import redis.asyncio as aioredis
 
-from webapp.db import create_pool, drop_database, ensure_database, with_database
-from webapp.migrate import migrate
-from webapp.queries import daily
-from webapp.settings import Settings
+from core.settings import Settings
+from exchanges.base import EXCHANGES
+from exchanges.registry import connector_class, make_client
+from exchanges.sim.app import SimulatorApp
+from exchanges.sim.model import SimModel
+from exchanges.simulator import venue_sims
+from storage.db import create_pool, drop_database, ensure_database, with_database
+from storage.migrate import migrate
+from storage.queries import daily
 from workers import ingest
-from workers.exchanges.base import EXCHANGES
-from workers.exchanges.registry import connector_class, make_client
-from workers.exchanges.sim.app import SimulatorApp
-from workers.exchanges.sim.model import SimModel
-from workers.exchanges.simulator import venue_sims
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -18,14 +18,14 @@ from datetime import timedelta
 
 import httpx
 
-from webapp.settings import Settings
-from workers.commands.fetch import daily_for_markets
-from workers.exchanges.base import EXCHANGES, Exchange
-from workers.exchanges.http import RateLimiter
-from workers.exchanges.registry import connector_class, make_client
-from workers.exchanges.sim.app import SimulatorApp
-from workers.exchanges.sim.model import SimModel
-from workers.exchanges.simulator import venue_sims
+from cli.commands.fetch import daily_for_markets
+from core.settings import Settings
+from exchanges.base import EXCHANGES, Exchange
+from exchanges.http import RateLimiter
+from exchanges.registry import connector_class, make_client
+from exchanges.sim.app import SimulatorApp
+from exchanges.sim.model import SimModel
+from exchanges.simulator import venue_sims
 
 
 def _settings() -> Settings:

@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from webapp.live_state import VenueFigure, build_current  # noqa: E402
+from core.current_volume import VenueFigure, build_current  # noqa: E402
 
 SEQ_BYTES = re.compile(rb'"bench_seq":(\d+)')
 CONNECT_CONCURRENCY = 200

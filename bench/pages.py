@@ -28,12 +28,12 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from webapp import create_app  # noqa: E402
-from webapp.db import create_pool, database_name, quote_ident, with_database  # noqa: E402
-from webapp.migrate import migrate  # noqa: E402
-from webapp.queries import checkpoints, daily, markets, snapshots, status  # noqa: E402
-from webapp.settings import load_settings  # noqa: E402
-from workers.exchanges.base import CurrentSnapshot, DailyVolume, Market, MarketVolume  # noqa: E402
+from core.settings import load_settings  # noqa: E402
+from exchanges.base import CurrentSnapshot, DailyVolume, Market, MarketVolume  # noqa: E402
+from storage.db import create_pool, database_name, quote_ident, with_database  # noqa: E402
+from storage.migrate import migrate  # noqa: E402
+from storage.queries import checkpoints, daily, markets, snapshots, status  # noqa: E402
+from webapp.app import create_app  # noqa: E402
 
 PAGES = [
     "/",

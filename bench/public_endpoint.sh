@@ -50,9 +50,9 @@ import os
 from datetime import UTC, datetime
 from decimal import Decimal
 import redis
-from webapp.current import current_key, encode
-from webapp.live_state import VenueFigure, build_current
-from webapp.settings import load_settings
+from storage.current_cache import current_key, encode
+from core.current_volume import VenueFigure, build_current
+from core.settings import load_settings
 
 now = datetime.now(UTC)
 figures = [

@@ -1,5 +1,5 @@
 -- Accounts: users, sessions, encrypted exchange credentials and each user's own perp fills.
--- Forward-only like 0001. Secrets are never stored in clear: see webapp/security.py.
+-- Forward-only like 0001. Secrets are never stored in clear: see core/security.py.
 
 CREATE TABLE users (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

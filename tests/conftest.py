@@ -19,10 +19,10 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from webapp.db import create_pool, database_name, quote_ident, with_database
-from webapp.migrate import migrate
-from webapp.settings import Settings
-from workers.services import start_embedded_redis
+from core.settings import Settings
+from storage.db import create_pool, database_name, quote_ident, with_database
+from storage.embedded import start_embedded_redis
+from storage.migrate import migrate
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = ("127.0.0.1", 6379)

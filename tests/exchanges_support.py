@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
-from workers.exchanges.sim.app import SimulatorApp
+from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.sim.app import SimulatorApp
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exchanges"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from webapp.settings import Settings
-from workers.cli import build_parser
+from cli.main import build_parser
+from core.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -1,9 +1,8 @@
-"""Accounts wiring: `register_accounts(app)` adds sign-up/in/out, the account pages and API, the
-cross-origin check on every unsafe request, and the helpers views use to find the signed-in user.
+"""Accounts state and the helpers the account views use: the signed-in user, sessions, the sign-in
+throttle and the key check. `webapp.account_routes.register_accounts(app)` wires them into an app.
 
-The key check on save calls the venue from the web process (the user waits for its verdict), so this
-module imports the read-only private clients from `workers.exchanges.private`: the one place the web
-app uses worker code.
+The key check on save calls the venue from the web process (the user waits for its verdict) with the
+read-only private clients of `exchanges.private`, a layer below the web app.
 
 Sessions are random tokens in an HttpOnly, SameSite=Lax cookie (Secure unless PERPVOL_COOKIE_SECURE=0);
 only their SHA-256 is stored. Sign-in failures are counted in Redis per email and per client address.
@@ -21,32 +20,30 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from pydantic import BaseModel, Field, SecretStr
-from quart import Quart, Response, current_app, g, request
+from quart import current_app, g, request
 from redis.asyncio import Redis
 from werkzeug.sansio.response import Response as AnyResponse
 
-from webapp.errors import ApiError, error_response
-from webapp.job_codec import JOB_CODEC
-from webapp.live_state import LABELS, iso
-from webapp.queries import credentials, users
-from webapp.security import (
+from core.current_volume import LABELS, iso
+from core.security import (
     SESSION_COOKIE,
     CredentialCipher,
     Passwords,
-    cross_origin_problem,
     mask,
     new_token,
     secret_fingerprint,
     token_hash,
 )
-from webapp.settings import Settings
-from workers.exchanges.base import Exchange
-from workers.exchanges.errors import ExchangeError
-from workers.exchanges.http import RetryPolicy
-from workers.exchanges.private.base import ApiCredential, CredentialError, KeyCheck
-from workers.exchanges.private.registry import make_private_client, private_class
+from core.settings import Settings
+from exchanges.base import Exchange
+from exchanges.errors import ExchangeError
+from exchanges.http import RetryPolicy
+from exchanges.private.base import ApiCredential, CredentialError, KeyCheck
+from exchanges.private.registry import make_private_client, private_class
+from storage.queries import credentials, users
+from webapp.errors import ApiError
 
 SESSION_DAYS = 30
 EMAIL_FAILURES = 5  # per email per window
@@ -68,51 +65,6 @@ class AccountsState:
     cipher: CredentialCipher | None = None
     # The workers' arq queue (opened before serving): a new key's first sync is enqueued there.
     jobs: ArqRedis | None = None
-
-
-def register_accounts(
-    app: Quart,
-    *,
-    passwords: Passwords | None = None,
-    venue_transport: httpx.AsyncBaseTransport | None = None,
-    now: Callable[[], datetime] | None = None,
-) -> None:
-    """Add the accounts feature to an app made by `create_app` (uses its pool and Redis)."""
-    from webapp.views import account, account_api, auth
-
-    settings: Settings = app.config["PERPVOL"]
-    state = AccountsState(settings, passwords or Passwords(), venue_transport)
-    if now is not None:
-        state.now = now
-    app.extensions["accounts"] = state
-    app.before_request(_reject_cross_origin)
-
-    @app.before_serving
-    async def _open_jobs() -> None:
-        redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
-        try:
-            state.jobs = await create_pool(
-                redis_settings, default_queue_name=settings.arq_queue_name, **JOB_CODEC
-            )
-        except Exception as exc:  # Redis down at start: keys still save; the 10-minute cron syncs them
-            log.warning("arq queue unavailable, new keys wait for the next scheduled sync: %s", exc)
-
-    @app.after_serving
-    async def _close_jobs() -> None:
-        if state.jobs is not None:
-            await state.jobs.aclose()
-            state.jobs = None
-
-    app.register_blueprint(auth.blueprint)
-    app.register_blueprint(account.blueprint)
-    app.register_blueprint(account_api.blueprint)
-
-
-async def _reject_cross_origin() -> Response | None:
-    problem = cross_origin_problem(request.method, dict(request.headers), request.host)
-    if problem is None:
-        return None
-    return error_response(403, "cross_site_request", f"refused: {problem}")
 
 
 def state() -> AccountsState:

@@ -6,8 +6,8 @@ database and Redis URLs included) before starting the server.
 
 from __future__ import annotations
 
-from webapp import create_asgi
-from webapp.settings import load_settings
+from core.settings import load_settings
+from webapp.app import create_asgi
 from webapp.views.public import PublicFastPath
 
 

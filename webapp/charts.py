@@ -17,8 +17,8 @@ from typing import Any, Literal
 import altair as alt
 from markupsafe import Markup
 
+from core.current_volume import EXCHANGES, LABELS
 from webapp.formatting import percent, usd_compact
-from webapp.live_state import EXCHANGES, LABELS
 
 # Colour-blind-safe (Okabe–Ito) and distinct in both themes.
 VENUE_COLORS = {"bybit": "#E69F00", "woox": "#0072B2", "hyperliquid": "#009E73", "paradex": "#CC79A7"}

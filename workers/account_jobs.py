@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from webapp.queries import users
+from storage.queries import users
 from workers import account_sync
 
 log = logging.getLogger("perpvol.account_jobs")

@@ -18,14 +18,14 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from webapp.queries import credentials, fills
-from webapp.security import CredentialCipher, CredentialDecryptError
-from webapp.settings import Settings
-from workers.exchanges.base import Exchange
-from workers.exchanges.errors import ExchangeError
-from workers.exchanges.http import RetryPolicy
-from workers.exchanges.private.base import ApiCredential, CredentialError, PrivateClient
-from workers.exchanges.private.registry import make_private_client
+from core.security import CredentialCipher, CredentialDecryptError
+from core.settings import Settings
+from exchanges.base import Exchange
+from exchanges.errors import ExchangeError
+from exchanges.http import RetryPolicy
+from exchanges.private.base import ApiCredential, CredentialError, PrivateClient
+from exchanges.private.registry import make_private_client
+from storage.queries import credentials, fills
 
 log = logging.getLogger("perpvol.account_sync")
 
@@ -53,7 +53,7 @@ class SyncResult:
 
 async def load_cipher(pool: asyncpg.Pool, secret: str) -> CredentialCipher:
     """The cipher of this secret, registering the secret's key version the first time it is seen."""
-    from webapp.security import secret_fingerprint
+    from core.security import secret_fingerprint
 
     version = await credentials.insert_key_version(pool, secret_fingerprint(secret))
     return CredentialCipher(secret, version)
@@ -134,6 +134,6 @@ async def _sync_stream(
 
 
 def _exchange(name: str) -> Exchange:
-    from workers.exchanges.registry import parse_exchange
+    from exchanges.registry import parse_exchange
 
     return parse_exchange(name)

@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
-from webapp.current import refresh_current
-from webapp.queries import checkpoints, daily, markets, snapshots, status
-from webapp.settings import Settings
-from workers.exchanges.base import Connector, Exchange, Market
-from workers.exchanges.errors import ExchangeError
+from core.settings import Settings
+from exchanges.base import Connector, Exchange, Market
+from exchanges.errors import ExchangeError
+from storage.current_cache import refresh_current
+from storage.queries import checkpoints, daily, markets, snapshots, status
 
 log = logging.getLogger("perpvol.ingest")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from exchanges.base import Exchange
+from exchanges.errors import ExchangeError
 from workers import ingest
-from workers.exchanges.base import Exchange
-from workers.exchanges.errors import ExchangeError
 
 log = logging.getLogger("perpvol.jobs")
 

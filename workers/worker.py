@@ -12,12 +12,12 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 
-from webapp.db import create_pool
-from webapp.job_codec import JOB_CODEC
-from webapp.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
+from exchanges.base import EXCHANGES
+from exchanges.registry import make_connector
+from storage.db import create_pool
+from storage.job_codec import JOB_CODEC
 from workers import account_jobs, ingest, jobs
-from workers.exchanges.base import EXCHANGES
-from workers.exchanges.registry import make_connector
 
 log = logging.getLogger("perpvol.worker")
 

@@ -17,17 +17,17 @@ from argon2 import PasswordHasher
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from core.security import Passwords
+from core.settings import Settings
+from exchanges.http import RetryPolicy
+from exchanges.sim.app import SimulatorApp
+from exchanges.sim.model import SimModel
+from exchanges.simulator import build_simulator
 from tests.conftest import make_settings
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
-from webapp import create_app
-from webapp.accounts import register_accounts
-from webapp.security import Passwords
-from webapp.settings import Settings
+from webapp.account_routes import register_accounts
+from webapp.app import create_app
 from workers.account_sync import SyncDeps, load_cipher
-from workers.exchanges.http import RetryPolicy
-from workers.exchanges.sim.app import SimulatorApp
-from workers.exchanges.sim.model import SimModel
-from workers.exchanges.simulator import build_simulator
 
 SECRET = "test-app-secret-key-0123456789abcdef"
 PASSWORD = "correct horse battery"

@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 
+from core.security import CredentialCipher, mask
+from storage.queries import credentials, users
 from tests.exchanges_support import SIM_NOW
-from webapp.queries import credentials, users
-from webapp.security import CredentialCipher, mask
 
 
 async def new_user(db: asyncpg.Pool, email: str) -> int:

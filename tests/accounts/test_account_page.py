@@ -11,13 +11,13 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
+from exchanges.private.base import Fill
+from storage.queries import fills
 from tests.accounts.conftest import SECRET, signed_up
 from tests.accounts.support import store_credential
 from webapp.charts import next_period, own_share_chart, own_volume_chart
-from webapp.queries import fills
 from webapp.views.account import page_start
 from workers.account_sync import load_cipher
-from workers.exchanges.private.base import Fill
 
 
 def _at(day: str, hour: int = 12) -> datetime:

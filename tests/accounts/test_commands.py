@@ -8,11 +8,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from cli.main import main as perpvol_main
+from core.security import CredentialCipher
+from storage.queries import credentials, users
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
-from webapp.queries import credentials, users
-from webapp.security import CredentialCipher
-from workers import cli
 from workers.account_sync import load_cipher
 
 
@@ -68,4 +68,4 @@ async def _in_thread(argv: list[str]) -> None:
     import asyncio
 
     # The command runs its own event loop, as it does from a shell.
-    await asyncio.to_thread(cli.main, argv)
+    await asyncio.to_thread(perpvol_main, argv)

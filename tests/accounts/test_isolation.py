@@ -8,12 +8,12 @@ from decimal import Decimal
 import asyncpg
 from quart import Quart
 
+from exchanges.private.base import Fill
+from storage.queries import credentials, fills, users
 from tests.accounts.conftest import SECRET, signed_up
 from tests.accounts.support import store_credential
 from tests.exchanges_support import SIM_NOW
-from webapp.queries import credentials, fills, users
 from workers.account_sync import load_cipher
-from workers.exchanges.private.base import Fill
 
 # Every route the accounts feature adds, and how this test exercises it.
 ACCOUNT_ROUTES = {

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import asyncpg
 
+from core.security import token_hash
+from core.settings import Settings
+from storage.queries import users
 from tests.accounts.support import new_user
-from webapp.queries import users
-from webapp.security import token_hash
-from webapp.settings import Settings
 from workers import account_jobs
 from workers.worker import worker_settings
 

@@ -15,8 +15,8 @@ from schemathesis import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from core.settings import Settings
 from tests.accounts.conftest import make_app
-from webapp.settings import Settings
 
 MINE = ("/api/keys", "/api/me/", "/public/account/")
 

@@ -19,13 +19,13 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from exchanges.errors import SchemaError
+from exchanges.private.base import ApiCredential, CredentialError
+from exchanges.private.bybit import BybitPrivate
+from exchanges.private.hyperliquid import HyperliquidPrivate
+from exchanges.private.paradex import ParadexPrivate
+from exchanges.private.woox import WooxPrivate
 from tests.exchanges_support import fixture_bytes, replay_client
-from workers.exchanges.errors import SchemaError
-from workers.exchanges.private.base import ApiCredential, CredentialError
-from workers.exchanges.private.bybit import BybitPrivate
-from workers.exchanges.private.hyperliquid import HyperliquidPrivate
-from workers.exchanges.private.paradex import ParadexPrivate
-from workers.exchanges.private.woox import WooxPrivate
 
 T0 = datetime(2022, 12, 28, tzinfo=UTC)
 

@@ -8,10 +8,8 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from tests.accounts.conftest import SECRET
-from tests.accounts.support import new_user, store_credential
-from webapp.queries import credentials
-from webapp.security import (
+from cli.commands.accounts import CommandError, rotate_secret
+from core.security import (
     DEFAULT_HASHER,
     CredentialCipher,
     CredentialDecryptError,
@@ -19,10 +17,12 @@ from webapp.security import (
     cross_origin_problem,
     secret_fingerprint,
 )
+from exchanges.private import bybit, woox
+from exchanges.private.base import ApiCredential
+from storage.queries import credentials
+from tests.accounts.conftest import SECRET
+from tests.accounts.support import new_user, store_credential
 from workers.account_sync import load_cipher
-from workers.commands.accounts import CommandError, rotate_secret
-from workers.exchanges.private import bybit, woox
-from workers.exchanges.private.base import ApiCredential
 
 
 def test_bybit_signature_uses_the_docs_string_to_sign() -> None:

@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 from quart import Quart
 
+from core.security import SESSION_COOKIE
 from tests.accounts.conftest import PASSWORD, account_settings, make_app, signed_up
-from webapp.security import SESSION_COOKIE
 
 
 @pytest.fixture

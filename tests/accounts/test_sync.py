@@ -12,13 +12,8 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from tests.accounts.conftest import days_ago
-from tests.accounts.support import FailingTransport, new_user, store_credential
-from tests.exchanges_support import SIM_NOW
-from webapp.queries import credentials, fills
-from workers.account_sync import SyncDeps, sync_all, sync_credential
-from workers.exchanges.private.bybit import BybitPrivate
-from workers.exchanges.sim.accounts import (
+from exchanges.private.bybit import BybitPrivate
+from exchanges.sim.accounts import (
     DEMO,
     SimAccount,
     accounts_of,
@@ -27,7 +22,12 @@ from workers.exchanges.sim.accounts import (
     pre_upgrade_fills,
     token_for,
 )
-from workers.exchanges.sim.app import SimulatorApp
+from exchanges.sim.app import SimulatorApp
+from storage.queries import credentials, fills
+from tests.accounts.conftest import days_ago
+from tests.accounts.support import FailingTransport, new_user, store_credential
+from tests.exchanges_support import SIM_NOW
+from workers.account_sync import SyncDeps, sync_all, sync_credential
 
 KEY, SECRET = "SyncBybitKey0001", "sync-bybit-secret-must-never-appear"
 ADDRESS = "0x" + "c0ffee" * 6 + "c0ff"

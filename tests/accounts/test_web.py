@@ -15,16 +15,16 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from quart import Quart
 
+from core.security import SESSION_COOKIE
+from core.settings import Settings
+from exchanges.sim.accounts import accounts_of, generate_fills, token_for
+from exchanges.sim.app import SimulatorApp
+from storage.job_codec import deserialize_job
+from storage.queries import fills
 from tests.accounts.conftest import PASSWORD, account_settings, make_app, signed_up
 from tests.exchanges_support import SIM_NOW
-from webapp.job_codec import deserialize_job
-from webapp.queries import fills
-from webapp.security import SESSION_COOKIE
-from webapp.settings import Settings
 from workers.account_jobs import sync_one_credential
 from workers.account_sync import SyncDeps, sync_credential
-from workers.exchanges.sim.accounts import accounts_of, generate_fills, token_for
-from workers.exchanges.sim.app import SimulatorApp
 from workers.worker import worker_settings
 
 BYBIT_KEY, BYBIT_SECRET = "XBybitReadOnlyKey1234", "bybit-secret-value-never-logged-1"

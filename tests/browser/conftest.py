@@ -96,7 +96,7 @@ def _app_url(data_dir: Path) -> Iterator[str]:
     log = data_dir / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "up", "--simulate", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "up", "--simulate", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,

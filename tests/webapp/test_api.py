@@ -14,12 +14,12 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from core.settings import Settings
+from exchanges.base import CurrentSnapshot, DailyVolume, Exchange, Market, MarketVolume
+from storage.current_cache import current_key, encode
+from storage.queries import checkpoints, daily, markets, snapshots, status
 from tests.conftest import make_settings
-from webapp import create_app
-from webapp.current import current_key, encode
-from webapp.queries import checkpoints, daily, markets, snapshots, status
-from webapp.settings import Settings
-from workers.exchanges.base import CurrentSnapshot, DailyVolume, Exchange, Market, MarketVolume
+from webapp.app import create_app
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import asyncpg
 
-from webapp import create_app, create_asgi
+from core.settings import Settings
+from exchanges.base import CurrentSnapshot, MarketVolume
+from storage.current_cache import live_channel, refresh_current
+from storage.queries import snapshots
+from webapp.app import create_app, create_asgi
 from webapp.broadcast import Hub
-from webapp.current import live_channel, refresh_current
-from webapp.queries import snapshots
-from webapp.settings import Settings
 from webapp.views.live import sse_event
-from workers.exchanges.base import CurrentSnapshot, MarketVolume
 
 WAIT = 5.0
 

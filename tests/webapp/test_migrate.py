@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from webapp.db import (
+from storage.db import (
     create_pool,
     database_exists,
     database_name,
@@ -17,7 +17,7 @@ from webapp.db import (
     ensure_database,
     with_database,
 )
-from webapp.migrate import (
+from storage.migrate import (
     DEFAULT_MIGRATIONS_DIR,
     MigrationError,
     check_data_mode,

@@ -23,10 +23,10 @@ from schemathesis import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from webapp import create_asgi
-from webapp.queries import daily
-from webapp.settings import Settings
-from workers.exchanges.base import DailyVolume
+from core.settings import Settings
+from exchanges.base import DailyVolume
+from storage.queries import daily
+from webapp.app import create_asgi
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ import asyncpg
 import pytest
 from quart.typing import TestClientProtocol as Client
 
-from webapp import create_app
+from core.settings import Settings
+from exchanges.base import CurrentSnapshot, DailyVolume, MarketVolume
+from storage.current_cache import encode
+from storage.queries import daily, snapshots, status
+from webapp.app import create_app
 from webapp.broadcast import Update
-from webapp.current import encode
 from webapp.formatting import age, percent, signed_percent, usd_compact, usd_full
-from webapp.queries import daily, snapshots, status
-from webapp.settings import Settings
 from webapp.views import embed_page, overview_page
-from workers.exchanges.base import CurrentSnapshot, DailyVolume, MarketVolume
 
 ROOT = Path(__file__).resolve().parents[2]
 HX = {"HX-Request": "true"}

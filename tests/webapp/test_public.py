@@ -14,13 +14,13 @@ import httpx
 import pytest
 from quart import Quart
 
+from core.settings import Settings
+from exchanges.base import CurrentSnapshot, MarketVolume
+from storage.current_cache import current_key, refresh_current
+from storage.queries import snapshots, status
 from tests.conftest import make_settings
-from webapp import create_app, create_asgi
-from webapp.current import current_key, refresh_current
-from webapp.queries import snapshots, status
-from webapp.settings import Settings
+from webapp.app import create_app, create_asgi
 from webapp.views.public import PUBLIC_PATH, PublicFastPath, RateLimiter, public_doc
-from workers.exchanges.base import CurrentSnapshot, MarketVolume
 
 
 async def store_snapshot(db: asyncpg.Pool, exchange: str, usd: str, at: datetime | None = None) -> None:

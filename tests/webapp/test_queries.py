@@ -8,8 +8,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from webapp.queries import checkpoints, daily, markets, snapshots, status
-from workers.exchanges.base import CurrentSnapshot, DailyVolume, Market, MarketVolume
+from exchanges.base import CurrentSnapshot, DailyVolume, Market, MarketVolume
+from storage.queries import checkpoints, daily, markets, snapshots, status
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 D0 = date(2024, 5, 1)

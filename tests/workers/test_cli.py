@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PERPVOL = [sys.executable, "-m", "workers.cli"]
+PERPVOL = [sys.executable, "-m", "cli.main"]
 
 
 def _run(args: list[str], sim_url: str) -> subprocess.CompletedProcess[str]:

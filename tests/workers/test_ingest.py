@@ -14,18 +14,18 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from core.settings import Settings
+from exchanges.base import EXCHANGES, Exchange
+from exchanges.http import RateLimiter, RetryPolicy
+from exchanges.registry import connector_class, make_client
+from exchanges.sim.app import Fault, SimulatorApp
+from exchanges.sim.model import SimModel
+from exchanges.simulator import venue_sims
+from storage.current_cache import cached_current, current_key, live_channel, refresh_current
+from storage.queries import checkpoints, daily, markets, snapshots
 from tests.conftest import make_settings
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
-from webapp.current import cached_current, current_key, live_channel, refresh_current
-from webapp.queries import checkpoints, daily, markets, snapshots
-from webapp.settings import Settings
 from workers import ingest
-from workers.exchanges.base import EXCHANGES, Exchange
-from workers.exchanges.http import RateLimiter, RetryPolicy
-from workers.exchanges.registry import connector_class, make_client
-from workers.exchanges.sim.app import Fault, SimulatorApp
-from workers.exchanges.sim.model import SimModel
-from workers.exchanges.simulator import venue_sims
 
 
 def _now() -> datetime:

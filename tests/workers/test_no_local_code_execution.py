@@ -15,9 +15,9 @@ from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from storage.embedded import Services, publish_services, start_embedded_redis
+from storage.job_codec import deserialize_job, serialize_job
 from tests.conftest import make_settings
-from webapp.job_codec import deserialize_job, serialize_job
-from workers.services import Services, publish_services, start_embedded_redis
 from workers.worker import worker_settings
 
 

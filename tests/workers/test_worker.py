@@ -11,10 +11,10 @@ import pytest
 import redis.asyncio as aioredis
 from arq.worker import Worker
 
+from core.settings import SettingsError
+from storage.current_cache import cached_current
+from storage.queries import daily, snapshots, status
 from tests.conftest import make_settings
-from webapp.current import cached_current
-from webapp.queries import daily, snapshots, status
-from webapp.settings import SettingsError
 from workers.worker import poll_schedule, worker_settings
 
 

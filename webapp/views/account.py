@@ -20,10 +20,10 @@ from quart.typing import ResponseReturnValue
 from quart_schema import document_response, hide
 from werkzeug.wrappers.response import Response as Redirect
 
+from core.current_volume import LABELS, iso
+from storage.queries import credentials, fills, users
 from webapp import accounts, charts
 from webapp.errors import ApiError, ErrorBody, bad_request
-from webapp.live_state import LABELS, iso
-from webapp.queries import credentials, fills, users
 
 blueprint = Blueprint("account", __name__)
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field, ValidationError
 from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_request
 
+from storage.queries import credentials, users
 from webapp import accounts
 from webapp.errors import ApiError, ErrorBody, bad_request, validation_detail
-from webapp.queries import credentials, users
 from webapp.views.account import csv_response, current_doc, history_query, history_rows, no_store
 
 blueprint = Blueprint("account_api", __name__, url_prefix="/api")

@@ -17,12 +17,12 @@ from pydantic import BaseModel, BeforeValidator, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
+from core.current_volume import EXCHANGES, is_fresh, iso
+from core.settings import Settings
+from storage.current_cache import build_from_db
+from storage.queries import checkpoints, daily, history, snapshots, status
 from webapp.broadcast import Hub
-from webapp.current import build_from_db
 from webapp.errors import ErrorBody, bad_request
-from webapp.live_state import EXCHANGES, is_fresh, iso
-from webapp.queries import checkpoints, daily, history, snapshots, status
-from webapp.settings import Settings
 
 MAX_RANGE_DAYS = 3660
 DEFAULT_RANGE_DAYS = 365

@@ -6,9 +6,9 @@ from quart import Blueprint, Response, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_schema import hide
 
+from core.security import normalize_email, password_problem
+from storage.queries import users
 from webapp import accounts
-from webapp.queries import users
-from webapp.security import normalize_email, password_problem
 
 blueprint = Blueprint("auth", __name__)
 

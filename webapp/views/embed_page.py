@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import current_app
 
-from webapp.live_state import EXCHANGES
+from core.current_volume import EXCHANGES
 from webapp.views import page_args
 
 EMBED_THEMES = ("auto", "light", "dark")

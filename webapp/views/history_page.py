@@ -1,7 +1,7 @@
 """The history page's view model: the state in its URL, the period documents, the chart and the summary.
 
 The periods are shaped like the API's (`/api/volume/historical`) but come from the fast page reads in
-`webapp.queries.dashboard`, so two years of days render within the page budget.
+`storage.queries.dashboard`, so two years of days render within the page budget.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 
 import asyncpg
 
+from core.current_volume import EXCHANGES
+from storage.queries import daily, history
+from storage.queries import dashboard as dash
 from webapp import charts
-from webapp.live_state import EXCHANGES
-from webapp.queries import daily, history
-from webapp.queries import dashboard as dash
 from webapp.views.api import MAX_RANGE_DAYS, money, period_document
 from webapp.views.page_args import choice, parse_day
 

@@ -14,12 +14,12 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
+from core.current_volume import LABELS
+from core.settings import Settings
+from storage.current_cache import build_from_db
+from storage.queries import snapshots
 from webapp import charts
 from webapp.broadcast import Hub, Update
-from webapp.current import build_from_db
-from webapp.live_state import LABELS
-from webapp.queries import snapshots
-from webapp.settings import Settings
 from webapp.views.api import money
 from webapp.views.live import sse_event
 

@@ -17,12 +17,12 @@ from typing import Any, Literal, cast
 import asyncpg
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
+from core.current_volume import LABELS
+from core.settings import Settings
+from storage.queries import snapshots
 from webapp import charts
 from webapp.formatting import register_filters
-from webapp.live_state import LABELS
-from webapp.queries import snapshots
 from webapp.security_headers import register_security_headers
-from webapp.settings import Settings
 from webapp.views.embed_page import embed_context
 from webapp.views.history_page import HistoryState, history_context
 from webapp.views.live import sse_response

@@ -25,10 +25,10 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_response
 
+from core.current_volume import VenueFigure, build_current
+from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
-from webapp.current import encode
 from webapp.errors import ErrorBody
-from webapp.live_state import VenueFigure, build_current
 from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, serve_websocket
 
 PUBLIC_PATH = "/public/latest-volume"

@@ -7,10 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from webapp.live_state import is_fresh
-from webapp.queries import checkpoints, daily, status
-from webapp.queries import dashboard as dash
-from webapp.settings import Settings
+from core.current_volume import is_fresh
+from core.settings import Settings
+from storage.queries import checkpoints, daily, status
+from storage.queries import dashboard as dash
 
 
 async def status_context(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:

@@ -10,6 +10,18 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from exchanges.base import Market, MarketKind
+from exchanges.bybit import RATE_LIMIT, BybitConnector
+from exchanges.errors import (
+    ExchangeError,
+    SchemaError,
+    UnavailableError,
+    VenueAPIError,
+)
+from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.sim.app import Fault, SimulatorApp
+from exchanges.sim.bybit import BybitSim
+from exchanges.sim.model import SimMarket, SimModel
 from tests.exchanges_support import (
     SIM_NOW,
     TimeoutASGITransport,
@@ -18,18 +30,6 @@ from tests.exchanges_support import (
     replay_client,
     sim_client,
 )
-from workers.exchanges.base import Market, MarketKind
-from workers.exchanges.bybit import RATE_LIMIT, BybitConnector
-from workers.exchanges.errors import (
-    ExchangeError,
-    SchemaError,
-    UnavailableError,
-    VenueAPIError,
-)
-from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
-from workers.exchanges.sim.app import Fault, SimulatorApp
-from workers.exchanges.sim.bybit import BybitSim
-from workers.exchanges.sim.model import SimMarket, SimModel
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

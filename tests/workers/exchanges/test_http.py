@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from exchanges.errors import ExchangeError, ThrottledError, UnavailableError
+from exchanges.http import RateLimiter, RetryPolicy, parse_retry_after
 from tests.exchanges_support import replay_client
-from workers.exchanges.errors import ExchangeError, ThrottledError, UnavailableError
-from workers.exchanges.http import RateLimiter, RetryPolicy, parse_retry_after
 
 
 def _sequence(*responses: httpx.Response | Exception) -> tuple[Any, list[httpx.Request]]:

@@ -10,6 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
+from exchanges.base import Exchange, Market, ms_from_date
+from exchanges.errors import SchemaError, UnavailableError, VenueAPIError
+from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.hyperliquid import (
+    HISTORY_SOURCE,
+    RATE_LIMIT,
+    HyperliquidConnector,
+)
+from exchanges.sim.app import Fault, SimulatorApp
+from exchanges.sim.hyperliquid import HyperliquidSim, coin_of
+from exchanges.sim.model import SimMarket, SimModel
 from tests.exchanges_support import (
     SIM_NOW,
     TimeoutASGITransport,
@@ -18,17 +29,6 @@ from tests.exchanges_support import (
     replay_client,
     sim_client,
 )
-from workers.exchanges.base import Exchange, Market, ms_from_date
-from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
-from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
-from workers.exchanges.hyperliquid import (
-    HISTORY_SOURCE,
-    RATE_LIMIT,
-    HyperliquidConnector,
-)
-from workers.exchanges.sim.app import Fault, SimulatorApp
-from workers.exchanges.sim.hyperliquid import HyperliquidSim, coin_of
-from workers.exchanges.sim.model import SimMarket, SimModel
 
 VENUE: Exchange = "hyperliquid"
 BTC = Market(VENUE, "BTC", "linear", "trading", "BTC", "USDC")

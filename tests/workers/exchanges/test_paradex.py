@@ -10,6 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from exchanges.base import Market, ms_from_date, utc_from_ms
+from exchanges.errors import SchemaError, UnavailableError, VenueAPIError
+from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.paradex import KLINES, MARKETS, RATE_LIMIT, SUMMARY, ParadexConnector
+from exchanges.sim.app import Fault, SimulatorApp
+from exchanges.sim.model import SimMarket, SimModel
+from exchanges.sim.paradex import ParadexSim
 from tests.exchanges_support import (
     SIM_NOW,
     TimeoutASGITransport,
@@ -18,13 +25,6 @@ from tests.exchanges_support import (
     replay_client,
     sim_client,
 )
-from workers.exchanges.base import Market, ms_from_date, utc_from_ms
-from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
-from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
-from workers.exchanges.paradex import KLINES, MARKETS, RATE_LIMIT, SUMMARY, ParadexConnector
-from workers.exchanges.sim.app import Fault, SimulatorApp
-from workers.exchanges.sim.model import SimMarket, SimModel
-from workers.exchanges.sim.paradex import ParadexSim
 
 VENUE = "paradex"
 JUNE_15 = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)

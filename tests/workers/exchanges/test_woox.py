@@ -10,14 +10,14 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from exchanges.base import Market, ms_from_date, utc_from_ms
+from exchanges.errors import SchemaError, UnavailableError, VenueAPIError
+from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.sim.app import Fault, SimulatorApp
+from exchanges.sim.model import SimMarket, SimModel
+from exchanges.sim.woox import WooxSim, symbol_of
+from exchanges.woox import RATE_LIMIT, WooxConnector
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport, fixture_json, replay_client, sim_client
-from workers.exchanges.base import Market, ms_from_date, utc_from_ms
-from workers.exchanges.errors import SchemaError, UnavailableError, VenueAPIError
-from workers.exchanges.http import RateLimiter, RetryPolicy, VenueClient
-from workers.exchanges.sim.app import Fault, SimulatorApp
-from workers.exchanges.sim.model import SimMarket, SimModel
-from workers.exchanges.sim.woox import WooxSim, symbol_of
-from workers.exchanges.woox import RATE_LIMIT, WooxConnector
 
 BTC = Market("woox", "PERP_BTC_USDT", "linear", "trading", "BTC", "USDT")
 Handler = Callable[[httpx.Request], httpx.Response]

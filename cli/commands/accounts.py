@@ -1,0 +1,146 @@
+"""`perpvol user create` and `perpvol rotate-secret`: operator commands over the accounts tables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from core.security import (
+    CredentialCipher,
+    CredentialDecryptError,
+    Passwords,
+    normalize_email,
+    password_problem,
+    secret_fingerprint,
+)
+from core.settings import Settings
+from storage.db import create_pool
+from storage.queries import _db, credentials, users
+
+NEW_SECRET_ENV = "PERPVOL_NEW_SECRET_KEY"
+
+
+class CommandError(Exception):
+    """A problem the operator can fix; the message says how."""
+
+
+async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: Passwords | None = None) -> int:
+    normalized = normalize_email(email)
+    if normalized is None:
+        raise CommandError(f"not an email address: {email!r}")
+    problem = password_problem(password)
+    if problem:
+        raise CommandError(problem)
+    user = await users.insert_user(pool, normalized, await (passwords or Passwords()).hash(password))
+    if user is None:
+        raise CommandError(f"{normalized} already has an account")
+    return user.id
+
+
+async def rotate_secret(pool: asyncpg.Pool, old_secret: str, new_secret: str) -> tuple[int, int]:
+    """Re-encrypt every credential from `old_secret` to `new_secret` in one transaction.
+
+    Every credential is opened before anything is written: one that does not open under the old secret
+    aborts the whole rotation (nothing changes), so no credential is ever lost. Returns (count, version).
+    """
+    if not new_secret or new_secret == old_secret:
+        raise CommandError("the new secret must be set and differ from the current APP_SECRET_KEY")
+    async with _db.transaction(pool) as conn:
+        old_version = await credentials.select_key_version(conn, secret_fingerprint(old_secret))
+        rows = await credentials.select_all_sealed_for_update(conn)
+        if old_version is None and rows:
+            raise CommandError("APP_SECRET_KEY is not the secret the stored credentials were sealed with")
+        old = CredentialCipher(old_secret, old_version or 0)
+        opened = []
+        for row, sealed in rows:
+            try:
+                opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
+            except CredentialDecryptError as exc:
+                raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
+        version = await credentials.insert_key_version(conn, secret_fingerprint(new_secret))
+        new = CredentialCipher(new_secret, version)
+        for row, fields in opened:
+            await credentials.update_sealed(conn, row.id, new.seal(fields, row.user_id, row.exchange, row.id))
+    return len(opened), version
+
+
+# ---- command line -----------------------------------------------------------------------------------
+
+
+def add_parsers(sub: Any) -> None:
+    """`perpvol user create EMAIL` and `perpvol rotate-secret` (called from cli/main.py)."""
+    user = sub.add_parser("user", help="manage user accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    create = user_sub.add_parser(
+        "create",
+        help="create an account (works when PERPVOL_SIGNUP=closed)",
+        description="Create a user. The password is asked for twice, or read from stdin with --password-stdin.",
+    )
+    create.add_argument("email")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser(
+        "rotate-secret",
+        help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
+        description="Reads the current secret from APP_SECRET_KEY and the new one from "
+        f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
+        "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
+        "restart the web app and workers.",
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.commands.run import resolve
+
+    resolved, services = resolve(settings)
+    try:
+        if args.command == "user":
+            return asyncio.run(_with_pool(resolved, lambda pool: _create(pool, args)))
+        return asyncio.run(_with_pool(resolved, lambda pool: _rotate(pool, settings)))
+    except CommandError as exc:
+        print(f"perpvol: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+
+
+async def _with_pool(settings: Settings, action: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:
+    pool = await create_pool(settings.database_url or "", min_size=1, max_size=2)
+    try:
+        return await action(pool)
+    finally:
+        await pool.close()
+
+
+async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    user_id = await create_user(pool, args.email, password)
+    print(f"created user {user_id} ({args.email.strip().lower()})")
+    return 0
+
+
+async def _rotate(pool: asyncpg.Pool, settings: Settings) -> int:
+    if settings.app_secret_key is None:
+        raise CommandError("APP_SECRET_KEY is not set: it must hold the current secret")
+    new_secret = os.environ.get(NEW_SECRET_ENV, "")
+    generated = not new_secret
+    if generated:
+        new_secret = secrets.token_urlsafe(48)
+    count, version = await rotate_secret(pool, settings.app_secret_key.get_secret_value(), new_secret)
+    print(f"re-encrypted {count} credential(s) under key version {version}.")
+    if generated:
+        print(f"New secret (store it now, it is not saved anywhere):\n  APP_SECRET_KEY={new_secret}")
+    print("Set APP_SECRET_KEY to the new secret and restart the web app and workers.")
+    return 0

@@ -1,0 +1,108 @@
+"""The one connector interface every venue implements, and the records it returns.
+
+Every figure is USD notional taken from the venue's own field (USDT/USDC count as USD) and carries
+where it came from (`source`: endpoint, field, unit) and whether it had to be derived (`estimated`).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from core.records import (
+    EXCHANGES,
+    CurrentSnapshot,
+    DailyVolume,
+    Exchange,
+    Market,
+    MarketKind,
+    MarketStatus,
+    MarketVolume,
+    Window,
+)
+from exchanges.http import VenueClient
+
+# Re-exported: connectors build these records; their definitions are shared with storage.
+__all__ = [
+    "EXCHANGES",
+    "Connector",
+    "CurrentSnapshot",
+    "DailyVolume",
+    "Exchange",
+    "Market",
+    "MarketKind",
+    "MarketStatus",
+    "MarketVolume",
+    "VenueInfo",
+    "Window",
+    "as_decimal",
+    "ms_from_date",
+    "utc_from_ms",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class VenueInfo:
+    """Static facts about a venue, shown on status pages and in `source` texts."""
+
+    name: Exchange
+    label: str
+    current_source: str
+    history_source: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Connector(abc.ABC):
+    """A thin, typed translation of one venue's public API into the records above."""
+
+    name: ClassVar[Exchange]
+    info: ClassVar[VenueInfo]
+    # Days of history one `fetch_daily` call should cover during a backfill: about what one request
+    # returns, so a resumable chunk costs one request and a crash loses at most one.
+    backfill_chunk_days: ClassVar[int] = 180
+
+    def __init__(self, client: VenueClient) -> None:
+        self.client = client
+
+    @abc.abstractmethod
+    async def list_markets(self) -> list[Market]:
+        """Every perpetual market the venue lists now, delisted ones included where it says so."""
+
+    @abc.abstractmethod
+    async def fetch_current(self) -> CurrentSnapshot:
+        """Rolling-24h USD volume of every perpetual market."""
+
+    @abc.abstractmethod
+    async def fetch_daily(self, market: Market, start: date, end: date) -> list[DailyVolume]:
+        """USD volume per UTC day of `market` for start..end inclusive, oldest first.
+
+        Days without trading may be absent; days before the market existed are absent.
+        """
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def utc_from_ms(ms: int | str | float) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def ms_from_date(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def as_decimal(value: Any) -> Decimal:
+    """Decimal from a venue's JSON value without passing through float rounding of strings."""
+    if isinstance(value, bool):
+        raise TypeError("boolean is not a number")
+    if isinstance(value, (int, str)):
+        return Decimal(value)
+    if isinstance(value, float):
+        # VenueClient parses JSON numbers as Decimal; a float can only come from elsewhere.
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return value
+    raise TypeError(f"not a number: {type(value).__name__}")

@@ -1,0 +1,111 @@
+"""Rolling-24h volume: one snapshot row per venue poll, plus each venue's current per-market figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from core.records import CurrentSnapshot
+from storage.queries._db import Executor, transaction
+from storage.queries.records import CurrentMarketRow, SnapshotRow, from_record
+
+_SNAPSHOT_COLUMNS = "id, exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window"
+
+_INSERT_SNAPSHOT = """
+INSERT INTO volume_snapshots
+    (exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (exchange, as_of) DO NOTHING
+RETURNING id
+"""
+
+_INSERT_CURRENT = """
+INSERT INTO current_market_volume (exchange, symbol, volume_usd, estimated, as_of)
+SELECT $1, t.symbol, t.volume_usd, t.estimated, $2
+FROM unnest($3::text[], $4::numeric[], $5::bool[]) AS t(symbol, volume_usd, estimated)
+"""
+
+
+async def insert_snapshot(db: Executor, snapshot: CurrentSnapshot, taken_at: datetime) -> bool:
+    """Store a poll; False when this venue's snapshot at that `as_of` is already stored."""
+    # A symbol listed twice counts once (the last figure), in the total as in the per-market rows.
+    markets = list({m.symbol: m for m in snapshot.markets}.values())
+    total = sum((m.volume_usd for m in markets), Decimal(0))
+    async with transaction(db) as conn:
+        # Pollers of one venue take turns here so the delete-then-insert below never interleaves.
+        await conn.execute("SELECT 1 FROM venues WHERE exchange = $1 FOR UPDATE", snapshot.exchange)
+        new_id = await conn.fetchval(
+            _INSERT_SNAPSHOT,
+            snapshot.exchange,
+            snapshot.as_of,
+            taken_at,
+            total,
+            len(markets),
+            any(m.estimated for m in markets),
+            snapshot.source,
+            snapshot.window,
+        )
+        if new_id is None:
+            return False
+        newest = await conn.fetchval(
+            "SELECT max(as_of) FROM volume_snapshots WHERE exchange = $1", snapshot.exchange
+        )
+        # A poll that arrives late still goes into the history but must not replace newer figures.
+        if newest == snapshot.as_of:
+            await conn.execute("DELETE FROM current_market_volume WHERE exchange = $1", snapshot.exchange)
+            await conn.execute(
+                _INSERT_CURRENT,
+                snapshot.exchange,
+                snapshot.as_of,
+                [m.symbol for m in markets],
+                [m.volume_usd for m in markets],
+                [m.estimated for m in markets],
+            )
+    return True
+
+
+async def select_latest_snapshots(db: Executor) -> list[SnapshotRow]:
+    """The newest snapshot of each venue, in venue order."""
+    rows = await db.fetch(
+        f"""
+        SELECT s.* FROM venues AS v
+        CROSS JOIN LATERAL (
+            SELECT {_SNAPSHOT_COLUMNS} FROM volume_snapshots
+            WHERE exchange = v.exchange ORDER BY as_of DESC LIMIT 1
+        ) AS s
+        ORDER BY v.sort_order
+        """
+    )
+    return [from_record(SnapshotRow, row) for row in rows]
+
+
+async def select_snapshot_near(db: Executor, exchange: str, at: datetime) -> SnapshotRow | None:
+    """The latest snapshot at or before `at` (e.g. 24 h ago, for "change vs yesterday")."""
+    row = await db.fetchrow(
+        f"""
+        SELECT {_SNAPSHOT_COLUMNS} FROM volume_snapshots
+        WHERE exchange = $1 AND as_of <= $2 ORDER BY as_of DESC LIMIT 1
+        """,
+        exchange,
+        at,
+    )
+    return None if row is None else from_record(SnapshotRow, row)
+
+
+
+
+async def select_top_markets(db: Executor, limit: int, exchange: str | None = None) -> list[CurrentMarketRow]:
+    """Markets by current rolling-24h USD volume, largest first."""
+    rows = await db.fetch(
+        """
+        SELECT c.exchange, c.symbol, c.volume_usd, c.estimated, c.as_of, m.base, m.quote
+        FROM current_market_volume AS c
+        LEFT JOIN markets AS m ON m.exchange = c.exchange AND m.symbol = c.symbol
+        WHERE $2::text IS NULL OR c.exchange = $2
+        ORDER BY c.volume_usd DESC, c.exchange, c.symbol
+        LIMIT $1
+        """,
+        limit,
+        exchange,
+    )
+    return [from_record(CurrentMarketRow, row) for row in rows]

@@ -1,0 +1,66 @@
+"""`register_accounts(app)`: adds sign-up/in/out, the account pages and API and the cross-origin check on
+every unsafe request to an app made by `create_app`. It imports the account views, which import
+`webapp.accounts` for the state and helpers: one direction, no cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+from arq.connections import RedisSettings, create_pool
+from quart import Quart, Response, request
+
+from core.security import Passwords, cross_origin_problem
+from core.settings import Settings
+from storage.job_codec import JOB_CODEC
+from webapp.accounts import AccountsState
+from webapp.errors import error_response
+from webapp.views import account, account_api, auth
+
+log = logging.getLogger("perpvol.accounts")
+
+
+def register_accounts(
+    app: Quart,
+    *,
+    passwords: Passwords | None = None,
+    venue_transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> None:
+    """Add the accounts feature to an app made by `create_app` (uses its pool and Redis)."""
+    settings: Settings = app.config["PERPVOL"]
+    state = AccountsState(settings, passwords or Passwords(), venue_transport)
+    if now is not None:
+        state.now = now
+    app.extensions["accounts"] = state
+    app.before_request(_reject_cross_origin)
+
+    @app.before_serving
+    async def _open_jobs() -> None:
+        redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
+        try:
+            state.jobs = await create_pool(
+                redis_settings, default_queue_name=settings.arq_queue_name, **JOB_CODEC
+            )
+        except Exception as exc:  # Redis down at start: keys still save; the 10-minute cron syncs them
+            log.warning("arq queue unavailable, new keys wait for the next scheduled sync: %s", exc)
+
+    @app.after_serving
+    async def _close_jobs() -> None:
+        if state.jobs is not None:
+            await state.jobs.aclose()
+            state.jobs = None
+
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(account.blueprint)
+    app.register_blueprint(account_api.blueprint)
+
+
+async def _reject_cross_origin() -> Response | None:
+    problem = cross_origin_problem(request.method, dict(request.headers), request.host)
+    if problem is None:
+        return None
+    return error_response(403, "cross_site_request", f"refused: {problem}")
