@@ -13,9 +13,9 @@ from typing import NoReturn, TypeVar
 
 from cli.commands import accounts
 from core.settings import Settings, SettingsError, load_settings
+from core.venues import parse_exchange
 from exchanges.base import EXCHANGES, Exchange
 from exchanges.errors import ExchangeError
-from exchanges.registry import parse_exchange
 
 FAULT_HELP = """\
 faults (--fault, repeatable; also at run time: POST /_sim/faults with the same keys as JSON):

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from core.records import EXCHANGES as VENUES
+from core.venues import LABELS, VENUES
 
-LABELS = {"bybit": "Bybit", "woox": "WOO X", "hyperliquid": "Hyperliquid", "paradex": "Paradex"}
 # The venues as plain names, in display order (pages and documents list them this way).
-EXCHANGES: tuple[str, ...] = VENUES
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 
 @dataclass(frozen=True, slots=True)

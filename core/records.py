@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
+# The venues, in display order. A Literal so that mypy checks every venue name; core/venues.py holds
+# each venue's facts and a test checks that the two agree.
 Exchange = Literal["bybit", "woox", "hyperliquid", "paradex"]
-EXCHANGES: tuple[Exchange, ...] = ("bybit", "woox", "hyperliquid", "paradex")
+EXCHANGES: tuple[Exchange, ...] = get_args(Exchange)
 
 MarketKind = Literal["linear", "inverse"]
 MarketStatus = Literal["trading", "delisted", "pending", "suspended"]

@@ -12,12 +12,7 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_URLS = {
-    "bybit": "https://api.bybit.com",
-    "woox": "https://api.woox.io",
-    "hyperliquid": "https://api.hyperliquid.xyz",
-    "paradex": "https://api.prod.paradex.trade",
-}
+from core.venues import DEFAULT_URLS
 
 
 class SettingsError(Exception):

@@ -23,6 +23,7 @@ from core.records import (
     MarketVolume,
     Window,
 )
+from core.venues import VENUES
 from exchanges.http import VenueClient
 
 # Re-exported: connectors build these records; their definitions are shared with storage.
@@ -49,10 +50,13 @@ class VenueInfo:
     """Static facts about a venue, shown on status pages and in `source` texts."""
 
     name: Exchange
-    label: str
     current_source: str
     history_source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        return VENUES[self.name].label
 
 
 class Connector(abc.ABC):

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from core.venues import VENUES
 from exchanges.base import (
     Connector,
     CurrentSnapshot,
@@ -39,10 +40,8 @@ from exchanges.errors import (
 )
 from exchanges.http import VenueClient
 
-DEFAULT_URL = "https://api.bybit.com"
-# 600 requests per 5 s per IP, HTTP 403 and a ban of at least 10 minutes above it
-# (https://bybit-exchange.github.io/docs/v5/rate-limit): keep to half of that.
-RATE_LIMIT = (60.0, 100.0)
+# Requests per second and burst against the public API: core/venues.py says why.
+RATE_LIMIT = VENUES["bybit"].public_limit
 
 INSTRUMENTS = "/v5/market/instruments-info"
 TICKERS = "/v5/market/tickers"
@@ -80,7 +79,6 @@ class BybitConnector(Connector):
     backfill_chunk_days = 1000
     info = VenueInfo(
         name="bybit",
-        label="Bybit",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
         notes=(

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from core.venues import VENUES
 from exchanges.base import (
     Connector,
     CurrentSnapshot,
@@ -31,12 +32,10 @@ from exchanges.base import (
 from exchanges.errors import ExchangeError, SchemaError, VenueAPIError
 from exchanges.http import VenueClient
 
-DEFAULT_URL = "https://api.hyperliquid.xyz"
 INFO_PATH = "/info"
 
-# 1200 weight per minute per IP (docs: for-developers/api/rate-limits-and-user-limits). 12/s with a
-# 240 burst allows at most 960 weight in any minute: 80% of the limit.
-RATE_LIMIT = (12.0, 240.0)
+# Requests per second and burst against the public API: core/venues.py says why.
+RATE_LIMIT = VENUES["hyperliquid"].public_limit
 INFO_WEIGHT = 20  # metaAndAssetCtxs and candleSnapshot are "all other documented info requests"
 CANDLE_ITEMS_PER_WEIGHT = 60  # candleSnapshot: +1 weight per 60 items returned (same docs page)
 
@@ -60,7 +59,6 @@ class HyperliquidConnector(Connector):
     backfill_chunk_days = 500
     info = VenueInfo(
         name="hyperliquid",
-        label="Hyperliquid",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
         notes=(

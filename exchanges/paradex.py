@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from core.venues import VENUES
 from exchanges.base import (
     Connector,
     CurrentSnapshot,
@@ -37,11 +38,8 @@ from exchanges.base import (
 from exchanges.errors import SchemaError, ThrottledError, TransientError, VenueAPIError
 from exchanges.http import VenueClient, parse_retry_after
 
-DEFAULT_URL = "https://api.prod.paradex.trade"
-# Public endpoints: 1500 requests per minute per IP, a continuously refilled token bucket
-# (docs.paradex.trade/api/general-information/rate-limits/api and .../common-questions).
-# 25/s documented; stay at 60% of it.
-RATE_LIMIT = (15.0, 15.0)
+# Requests per second and burst against the public API: core/venues.py says why.
+RATE_LIMIT = VENUES["paradex"].public_limit
 
 MARKETS = "/v1/markets"
 SUMMARY = "/v1/markets/summary"
@@ -91,7 +89,6 @@ class ParadexConnector(Connector):
     backfill_chunk_days = 30
     info: ClassVar[VenueInfo] = VenueInfo(
         name="paradex",
-        label="Paradex",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
         notes=(

@@ -1,38 +1,32 @@
-"""Builds the connector of each venue from the settings: its URL, rate limiter and retry policy."""
+"""Builds the connector of each venue from the settings: its URL, rate limiter and retry policy.
+
+`CONNECTORS` is the connector class of every venue of the registry (core/venues.py); a test checks that
+the two list the same venues.
+"""
 
 from __future__ import annotations
-
-import importlib
 
 import httpx
 
 from core.settings import Settings
+from core.venues import VENUES
 from exchanges.base import EXCHANGES, Connector, Exchange
+from exchanges.bybit import BybitConnector
 from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.hyperliquid import HyperliquidConnector
+from exchanges.paradex import ParadexConnector
+from exchanges.woox import WooxConnector
 
-_MODULES: dict[Exchange, tuple[str, str]] = {
-    "bybit": ("exchanges.bybit", "BybitConnector"),
-    "woox": ("exchanges.woox", "WooxConnector"),
-    "hyperliquid": ("exchanges.hyperliquid", "HyperliquidConnector"),
-    "paradex": ("exchanges.paradex", "ParadexConnector"),
+CONNECTORS: dict[Exchange, type[Connector]] = {
+    "bybit": BybitConnector,
+    "woox": WooxConnector,
+    "hyperliquid": HyperliquidConnector,
+    "paradex": ParadexConnector,
 }
 
 
-def parse_exchange(name: str) -> Exchange:
-    """The venue called `name`, or a ValueError that lists the valid ones."""
-    key = name.strip().lower().replace(" ", "").replace("_", "")
-    aliases = {"woo": "woox", "hl": "hyperliquid"}
-    key = aliases.get(key, key)
-    for exchange in EXCHANGES:
-        if exchange == key:
-            return exchange
-    raise ValueError(f"unknown exchange {name!r}; one of {', '.join(EXCHANGES)}")
-
-
 def connector_class(exchange: Exchange) -> type[Connector]:
-    module_name, class_name = _MODULES[exchange]
-    cls: type[Connector] = getattr(importlib.import_module(module_name), class_name)
-    return cls
+    return CONNECTORS[exchange]
 
 
 def make_client(
@@ -42,8 +36,7 @@ def make_client(
     transport: httpx.AsyncBaseTransport | None = None,
     limiter: RateLimiter | None = None,
 ) -> VenueClient:
-    module = importlib.import_module(_MODULES[exchange][0])
-    rate, burst = module.RATE_LIMIT
+    rate, burst = VENUES[exchange].public_limit
     return VenueClient(
         exchange,
         settings.venue_url(exchange),

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from core.venues import VENUES
 from exchanges.base import (
     Connector,
     CurrentSnapshot,
@@ -28,10 +29,8 @@ from exchanges.base import (
 )
 from exchanges.errors import SchemaError, ThrottledError, TransientError, VenueAPIError
 
-DEFAULT_URL = "https://api.woox.io"
-# Public endpoints allow 10 requests per second per IP (developer.woox.io, e.g.
-# /api-reference/endpoint/public_data/klineHistory); stay at 60% of that.
-RATE_LIMIT = (6.0, 6.0)
+# Requests per second and burst against the public API: core/venues.py says why.
+RATE_LIMIT = VENUES["woox"].public_limit
 
 INSTRUMENTS = "/v3/public/instruments"
 FUTURES = "/v3/public/futures"
@@ -82,7 +81,6 @@ class WooxConnector(Connector):
     backfill_chunk_days = 1000
     info: ClassVar[VenueInfo] = VenueInfo(
         name="woox",
-        label="WOO X",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
         notes=(

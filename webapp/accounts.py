@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -26,7 +26,7 @@ from quart import current_app, g, request
 from redis.asyncio import Redis
 from werkzeug.sansio.response import Response as AnyResponse
 
-from core.current_volume import LABELS, iso
+from core.current_volume import iso
 from core.security import (
     SESSION_COOKIE,
     CredentialCipher,
@@ -37,6 +37,7 @@ from core.security import (
     token_hash,
 )
 from core.settings import Settings
+from core.venues import LABELS
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
 from exchanges.http import RetryPolicy
@@ -203,7 +204,7 @@ class KeyInput(BaseModel):
     """What a user pastes, per venue: Bybit and WOO X `api_key` + `api_secret` (read-only key);
     Hyperliquid `address` (the wallet address, never a private key); Paradex `token` (read-only token)."""
 
-    exchange: Literal["bybit", "woox", "hyperliquid", "paradex"]
+    exchange: Exchange
     label: str = Field(default="", max_length=60)
     api_key: str | None = Field(default=None, max_length=200)
     api_secret: SecretStr | None = Field(default=None, max_length=200)

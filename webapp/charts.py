@@ -17,11 +17,12 @@ from typing import Any, Literal
 import altair as alt
 from markupsafe import Markup
 
-from core.current_volume import EXCHANGES, LABELS
+from core.current_volume import EXCHANGES
+from core.venues import COLOURS, LABELS
 from webapp.formatting import percent, usd_compact
 
 # Colour-blind-safe (Okabe–Ito) and distinct in both themes.
-VENUE_COLORS = {"bybit": "#E69F00", "woox": "#0072B2", "hyperliquid": "#009E73", "paradex": "#CC79A7"}
+VENUE_COLORS = COLOURS
 TOTAL_COLOR = "#888888"
 HISTORY_DATA = "history"
 SHARE_DATA = "share"

@@ -134,6 +134,6 @@ async def _sync_stream(
 
 
 def _exchange(name: str) -> Exchange:
-    from exchanges.registry import parse_exchange
+    from core.venues import parse_exchange
 
     return parse_exchange(name)

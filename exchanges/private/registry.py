@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import importlib
-
 import httpx
 
 from core.settings import Settings
+from core.venues import VENUES
 from exchanges.base import Exchange
 from exchanges.http import RateLimiter, RetryPolicy, VenueClient
 from exchanges.private.base import ApiCredential, Clock, PrivateClient
+from exchanges.private.bybit import BybitPrivate
+from exchanges.private.hyperliquid import HyperliquidPrivate
+from exchanges.private.paradex import ParadexPrivate
+from exchanges.private.woox import WooxPrivate
 
-_CLASSES: dict[Exchange, tuple[str, str]] = {
-    "bybit": ("exchanges.private.bybit", "BybitPrivate"),
-    "woox": ("exchanges.private.woox", "WooxPrivate"),
-    "hyperliquid": ("exchanges.private.hyperliquid", "HyperliquidPrivate"),
-    "paradex": ("exchanges.private.paradex", "ParadexPrivate"),
-}
-# Requests per second and burst, well under each venue's documented per-account limit
-# (Bybit execution/list 50/s per UID, WOO X transactionHistory 2/s, Paradex private GET 120/s,
-# Hyperliquid 1200 weight per minute per IP shared with the public poller).
-_LIMITS: dict[Exchange, tuple[float, float]] = {
-    "bybit": (10.0, 10.0),
-    "woox": (1.5, 2.0),
-    "hyperliquid": (1.0, 5.0),
-    "paradex": (10.0, 10.0),
+# The private client of every venue of the registry (core/venues.py; a test checks they agree).
+PRIVATE_CLIENTS: dict[Exchange, type[PrivateClient]] = {
+    "bybit": BybitPrivate,
+    "woox": WooxPrivate,
+    "hyperliquid": HyperliquidPrivate,
+    "paradex": ParadexPrivate,
 }
 
 
 def private_class(exchange: Exchange) -> type[PrivateClient]:
-    module, name = _CLASSES[exchange]
-    cls: type[PrivateClient] = getattr(importlib.import_module(module), name)
-    return cls
+    return PRIVATE_CLIENTS[exchange]
 
 
 def make_private_client(
@@ -43,7 +36,8 @@ def make_private_client(
     clock: Clock | None = None,
     policy: RetryPolicy | None = None,
 ) -> PrivateClient:
-    rate, burst = _LIMITS[exchange]
+    # Well under each venue's documented per-account limit (core/venues.py).
+    rate, burst = VENUES[exchange].private_limit
     client = VenueClient(
         exchange,
         settings.venue_url(exchange),

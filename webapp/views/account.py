@@ -20,7 +20,8 @@ from quart.typing import ResponseReturnValue
 from quart_schema import document_response, hide
 from werkzeug.wrappers.response import Response as Redirect
 
-from core.current_volume import LABELS, iso
+from core.current_volume import iso
+from core.venues import LABELS
 from storage.queries import credentials, fills, users
 from webapp import accounts, charts
 from webapp.errors import ApiError, ErrorBody, bad_request

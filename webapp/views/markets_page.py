@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from core.current_volume import EXCHANGES, LABELS
+from core.current_volume import EXCHANGES
+from core.venues import LABELS
 from webapp.views.api import money
 from webapp.views.page_args import choice
 

@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
-from core.current_volume import LABELS
 from core.settings import Settings
+from core.venues import LABELS
 from storage.current_cache import build_from_db
 from storage.queries import snapshots
 from webapp import charts

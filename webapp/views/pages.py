@@ -17,8 +17,8 @@ from typing import Any, Literal, cast
 import asyncpg
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
-from core.current_volume import LABELS
 from core.settings import Settings
+from core.venues import LABELS
 from storage.queries import snapshots
 from webapp import charts
 from webapp.formatting import register_filters
