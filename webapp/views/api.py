@@ -9,7 +9,6 @@ import csv
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import asyncpg
@@ -17,16 +16,14 @@ from pydantic import BaseModel, BeforeValidator, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
-from core.current_volume import EXCHANGES, is_fresh, iso
+from core.current_volume import is_fresh, iso
+from core.history import HISTORY_SOURCE, QueryProblem, money, parse_exchanges, period_document, resolve_range
 from core.settings import Settings
 from storage.current_cache import build_from_db
 from storage.queries import checkpoints, daily, history, snapshots, status
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, bad_request
 
-MAX_RANGE_DAYS = 3660
-DEFAULT_RANGE_DAYS = 365
-HISTORY_SOURCE = "sum of per-market UTC-day volume (venue daily candles, USD notional)"
 CSV_COLUMNS = (
     "period_start", "period_end", "exchange", "volume_usd", "days_covered", "days_expected",
     "days_incomplete", "markets", "markets_pending", "estimated", "complete",
@@ -202,41 +199,6 @@ def _pool() -> asyncpg.Pool:
     return current_app.extensions["pool"]
 
 
-def money(value: Decimal | None) -> str | None:
-    """A decimal string without exponent ("0", "1234.5"), or None."""
-    return None if value is None else format(value, "f")
-
-
-def parse_exchanges(raw: str | None) -> list[str]:
-    if raw is None or not raw.strip():
-        return list(EXCHANGES)
-    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(EXCHANGES))
-    if unknown:
-        detail = f"unknown exchange {', '.join(unknown)}; use {', '.join(EXCHANGES)}"
-        raise bad_request("unknown_exchange", detail)
-    return [name for name in EXCHANGES if name in names]
-
-
-# No perpetual-futures venue traded before this; earlier dates can only be typing errors.
-EARLIEST_DAY = date(2016, 1, 1)
-
-
-def resolve_range(query: HistoryQuery, today: date) -> tuple[date, date]:
-    end = query.end_date or today
-    for name, value in (("start_date", query.start_date), ("end_date", end)):
-        if value is not None and value < EARLIEST_DAY:
-            raise bad_request("invalid_range", f"{name} {value} is before {EARLIEST_DAY}: no history so early")
-    start = query.start_date or max(EARLIEST_DAY, end - timedelta(days=DEFAULT_RANGE_DAYS - 1))
-    if end > today:
-        raise bad_request("invalid_range", f"end_date {end} is in the future (today is {today}, UTC)")
-    if start > end:
-        raise bad_request("invalid_range", f"start_date {start} is after end_date {end}")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise bad_request("range_too_large", f"at most {MAX_RANGE_DAYS} days per request; split the range")
-    return start, end
-
-
 # ---- current ----
 
 
@@ -308,8 +270,11 @@ async def historical_volume_csv(query_args: HistoryQuery) -> Response:
 
 async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
     today = datetime.now(UTC).date()
-    exchanges = parse_exchanges(query.exchange)
-    start, end = resolve_range(query, today)
+    try:
+        exchanges = parse_exchanges(query.exchange)
+        start, end = resolve_range(query.start_date, query.end_date, today)
+    except QueryProblem as exc:
+        raise bad_request(exc.code, exc.detail) from None
     spans = history.periods(start, end, query.granularity)
     cutoff = today - timedelta(days=1)
     async with _pool().acquire() as conn:
@@ -330,45 +295,6 @@ async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
         "stored_history": [_bounds(name, bounds.get(name)) for name in exchanges],
         "periods": periods,
     })
-
-
-def period_document(
-    span: tuple[date, date, date],
-    exchanges: list[str],
-    found: dict[tuple[date, str], history.PeriodVenue],
-    pending: dict[tuple[date, str], int],
-) -> dict[str, Any]:
-    """One period as `/api/volume/historical` lists it, from the rows found per (period, venue)."""
-    key, first, last = span
-    expected = (last - first).days + 1
-    venues = [_period_venue(found.get((key, name)), name, expected, pending.get((key, name), 0))
-              for name in exchanges]
-    with_data = [Decimal(v["volume_usd"]) for v in venues if v["volume_usd"] is not None]
-    return {
-        "period_start": first.isoformat(),
-        "period_end": last.isoformat(),
-        "days_expected": expected,
-        "total_usd": money(sum(with_data, Decimal(0))) if with_data else None,
-        "complete": all(v["complete"] for v in venues),
-        "gaps": [v["exchange"] for v in venues if not v["complete"]],
-        "exchanges": venues,
-    }
-
-
-def _period_venue(row: history.PeriodVenue | None, name: str, expected: int, pending: int) -> dict[str, Any]:
-    covered = row.days_covered if row else 0
-    incomplete = row.days_incomplete if row else 0
-    return {
-        "exchange": name,
-        "volume_usd": money(row.volume_usd) if row else None,
-        "days_covered": covered,
-        "days_expected": expected,
-        "days_incomplete": incomplete,
-        "markets": row.markets if row else 0,
-        "markets_pending": pending,
-        "estimated": row.estimated if row else False,
-        "complete": covered == expected and incomplete == 0 and pending == 0,
-    }
 
 
 def _bounds(name: str, bounds: Any) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 import asyncpg
 
 from core.current_volume import EXCHANGES
+from core.history import MAX_RANGE_DAYS, money, period_document
 from storage.queries import daily, history
 from storage.queries import dashboard as dash
 from webapp import charts
-from webapp.views.api import MAX_RANGE_DAYS, money, period_document
 from webapp.views.page_args import choice, parse_day
 
 PRESETS = {"30d": 30, "90d": 90, "1y": 365, "2y": 730}

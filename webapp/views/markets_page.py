@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from core.current_volume import EXCHANGES
+from core.history import money
 from core.venues import LABELS
-from webapp.views.api import money
 from webapp.views.page_args import choice
 
 MARKET_SORTS = ("volume", "market", "venue")

@@ -14,13 +14,13 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
+from core.history import money
 from core.settings import Settings
 from core.venues import LABELS
 from storage.current_cache import build_from_db
 from storage.queries import snapshots
 from webapp import charts
 from webapp.broadcast import Hub, Update
-from webapp.views.api import money
 from webapp.views.live import sse_event
 
 TOP_MARKETS = 10
