@@ -43,6 +43,7 @@ from exchanges.errors import ExchangeError
 from exchanges.http import RetryPolicy
 from exchanges.private.base import ApiCredential, CredentialError, KeyCheck
 from exchanges.private.registry import make_private_client, private_class
+from storage.job_names import SYNC_ONE_CREDENTIAL
 from storage.queries import credentials, users
 from webapp.errors import ApiError
 
@@ -51,7 +52,7 @@ EMAIL_FAILURES = 5  # per email per window
 ADDRESS_FAILURES = 30  # per client address per window
 FAILURE_WINDOW = 900  # seconds
 # The worker's job (workers/account_jobs.py), enqueued by name: the web app does not import it.
-FIRST_SYNC_JOB = "sync_one_credential"
+FIRST_SYNC_JOB = SYNC_ONE_CREDENTIAL
 
 log = logging.getLogger("perpvol.accounts")
 

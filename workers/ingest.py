@@ -21,11 +21,12 @@ from core.settings import Settings
 from exchanges.base import Connector, Exchange, Market
 from exchanges.errors import ExchangeError
 from storage.current_cache import refresh_current
+from storage.job_names import DAILY_BACKFILL
 from storage.queries import checkpoints, daily, markets, snapshots, status
 
 log = logging.getLogger("perpvol.ingest")
 
-BACKFILL_JOB = "daily_backfill"
+BACKFILL_JOB = DAILY_BACKFILL
 # Rows are written and checkpointed per chunk of `Connector.backfill_chunk_days`, capped here so that a
 # crash never loses much; tests lower it to exercise resumption.
 CHUNK_DAYS_CAP = 1000

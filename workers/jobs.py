@@ -7,6 +7,7 @@ from typing import Any
 
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
+from storage.job_names import BACKFILL_HISTORY
 from workers import ingest
 
 log = logging.getLogger("perpvol.jobs")
@@ -40,7 +41,7 @@ async def discover_markets(ctx: dict[str, Any]) -> dict[str, int]:
             log.warning("market discovery on %s failed: %s", exchange, exc)
         else:
             # New listings need their history too; finished markets cost one request each.
-            await ctx["redis"].enqueue_job("backfill_history", exchange)
+            await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange)
     return found
 
 
@@ -50,5 +51,5 @@ async def backfill_history(ctx: dict[str, Any], exchange: Exchange, days: int | 
     except ExchangeError as exc:
         # Checkpoints keep what was done; the next run (hourly retry below) resumes from there.
         log.warning("backfill of %s stopped, will resume: %s", exchange, exc)
-        await ctx["redis"].enqueue_job("backfill_history", exchange, days, _defer_by=300)
+        await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange, days, _defer_by=300)
         return 0

@@ -17,6 +17,7 @@ from exchanges.base import EXCHANGES
 from exchanges.registry import make_connector
 from storage.db import create_pool
 from storage.job_codec import JOB_CODEC
+from storage.job_names import BACKFILL_HISTORY, SYNC_ONE_CREDENTIAL
 from workers import account_jobs, ingest, jobs
 
 log = logging.getLogger("perpvol.worker")
@@ -42,9 +43,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id)
     for exchange in EXCHANGES:
         # A job id per worker start: a killed worker's job must not block the one that resumes it.
-        await ctx["redis"].enqueue_job(
-            "backfill_history", exchange, _job_id=f"backfill:{exchange}:{worker_id}"
-        )
+        await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange, _job_id=f"backfill:{exchange}:{worker_id}")
     log.info("worker %s started", worker_id)
 
 
@@ -77,8 +76,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     ]
     return {
         "functions": [
-            func(jobs.backfill_history, timeout=6 * 3600, max_tries=1000),
-            func(account_jobs.sync_one_credential, timeout=3600),
+            func(jobs.backfill_history, name=BACKFILL_HISTORY, timeout=6 * 3600, max_tries=1000),
+            func(account_jobs.sync_one_credential, name=SYNC_ONE_CREDENTIAL, timeout=3600),
         ],
         "cron_jobs": cron_jobs,
         "on_startup": startup,

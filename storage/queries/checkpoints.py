@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from storage.job_names import DAILY_BACKFILL
 from storage.queries._db import Executor
 from storage.queries.records import BackfillProgress, Checkpoint, from_record
 
-# The job name workers/ingest.py uses for the per-market history backfill.
-DEFAULT_JOB = "daily_backfill"
+# The job name of the per-market history backfill (workers/ingest.py).
+DEFAULT_JOB = DAILY_BACKFILL
 
 _CHECKPOINT_COLUMNS = "exchange, symbol, job, target_start, done_through, updated_at"
 

@@ -12,8 +12,8 @@ from core.settings import Settings
 from core.venues import COLOURS, DEFAULT_URLS, LABELS, VENUES, parse_exchange
 from exchanges.private.registry import PRIVATE_CLIENTS
 from exchanges.registry import CONNECTORS
-from exchanges.simulator import venue_sims
 from exchanges.sim.model import SimModel
+from exchanges.simulator import venue_sims
 
 
 def test_the_exchange_type_lists_the_registry_venues_in_order() -> None:
