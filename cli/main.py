@@ -1,4 +1,6 @@
-"""The `perpvol` command. Each subcommand's work lives in `cli/commands/`; this file parses."""
+"""The `perpvol` command: `cli.parser` parses, each handler here imports the command it runs (in
+`cli/commands/`, the workers or the web app) only when that command is asked for.
+"""
 
 from __future__ import annotations
 
@@ -7,134 +9,17 @@ import asyncio
 import os
 import sys
 import warnings
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from cli.commands import accounts
-from core.settings import Settings, SettingsError, load_settings
-from core.venues import parse_exchange
-from exchanges.base import EXCHANGES, Exchange
-from exchanges.errors import ExchangeError
+from cli.parser import EXCHANGES, build_parser
 
-FAULT_HELP = """\
-faults (--fault, repeatable; also at run time: POST /_sim/faults with the same keys as JSON):
-  VENUE:KIND[:key=value,...]   VENUE is bybit, woox, hyperliquid, paradex or * (all)
-  kinds:
-    latency        answer after ms=N milliseconds (default 500)
-    timeout        hold the request for ms=N (default 60000) so the client times out
-    throttle       answer as the venue does when rate limited; retry_after=S adds Retry-After
-    error5xx       answer HTTP status=N (default 503) with an HTML body
-    malformed      a 200 whose body is not valid JSON
-    truncated      a 200 whose JSON body is cut in half
-    missing_field  drop every field named field=NAME from the JSON body
-  options for every kind: count=N (only the next N requests), probability=P (0..1), path=PREFIX
-  examples:
-    --fault bybit:throttle:count=3,retry_after=1
-    --fault '*:latency:ms=200,probability=0.1'
-    --fault woox:missing_field:field=24hAmount
-  control endpoints: GET|POST|DELETE /_sim/faults, GET /_sim/health
-"""
+if TYPE_CHECKING:
+    from core.settings import Settings
 
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def _exchange(value: str) -> Exchange:
-    try:
-        return parse_exchange(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="perpvol",
-        description="Perpetual-futures volume across Bybit, WOO X, Hyperliquid and Paradex "
-        "(USD notional, rolling 24h and UTC days).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    fetch = sub.add_parser("fetch", help="fetch once from the venues and print the figures")
-    fetch_sub = fetch.add_subparsers(dest="what", required=True, metavar="WHAT")
-    current = fetch_sub.add_parser("current", help="rolling-24h USD volume per venue and market")
-    current.add_argument("--exchange", type=_exchange, help=f"only this venue ({', '.join(EXCHANGES)})")
-    current.add_argument("--json", action="store_true", help="print one JSON document")
-    history = fetch_sub.add_parser("history", help="daily USD volume per UTC day")
-    history.add_argument("--exchange", type=_exchange, required=True, help=", ".join(EXCHANGES))
-    history.add_argument("--market", help="one market by the venue's symbol (default: all, summed)")
-    history.add_argument("--start", type=_day, required=True, help="first UTC day, YYYY-MM-DD")
-    history.add_argument("--end", type=_day, required=True, help="last UTC day, YYYY-MM-DD")
-    history.add_argument("--json", action="store_true", help="print one JSON document")
-
-    sim = sub.add_parser(
-        "sim",
-        help="serve a simulator of all four venues' APIs on one port",
-        description="Serve deterministic synthetic markets and 2+ years of history in each venue's "
-        "exact API format. Point perpvol at it with PERPVOL_{BYBIT,WOOX,HYPERLIQUID,PARADEX}_URL="
-        "http://127.0.0.1:PORT.",
-        epilog=FAULT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=8900, help="port to bind (default 8900)")
-    sim.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default 1)")
-    sim.add_argument("--fault", action="append", default=[], metavar="SPEC", help="inject a fault")
-    sim.add_argument("--no-rate-limit", action="store_true", help="do not enforce the venues' rate limits")
-    sim.add_argument("--history-days", type=int, default=800, help="days of history (default 800)")
-
-    up = sub.add_parser(
-        "up",
-        help="run everything: storage, migrations, web and worker",
-        description="Start the web app and a worker, supervised, after migrating. Without DATABASE_URL / "
-        "REDIS_URL an embedded PostgreSQL and Redis are started under PERPVOL_DATA_DIR and kept "
-        "across restarts. Ctrl-C stops all of it.",
-    )
-    up.add_argument("--host", default=None, help="address for the web app (default PERPVOL_HOST, 127.0.0.1)")
-    up.add_argument(
-        "--port", type=int, default=None, help="port for the web app (default PERPVOL_PORT, 8000)"
-    )
-    up.add_argument(
-        "--simulate",
-        action="store_true",
-        help="also start the exchange simulator and use it; simulated data goes to its own database "
-        "and is labelled as such everywhere",
-    )
-    up.add_argument("--seed", type=int, default=1, help="simulator seed with --simulate (default 1)")
-
-    web = sub.add_parser("web", help="run one web process (several may run at once)")
-    web.add_argument("--host", default=None, help="address to bind (default PERPVOL_HOST)")
-    web.add_argument("--port", type=int, default=None, help="port to bind (default PERPVOL_PORT)")
-    web.add_argument(
-        "--server",
-        choices=("granian", "uvicorn"),
-        default="granian",
-        help="ASGI server (default granian: about twice uvicorn's throughput on /public/latest-volume)",
-    )
-    web.add_argument("--workers", type=int, default=1, help="server worker processes (granian only; default 1)")
-    sub.add_parser("worker", help="run one arq worker (several may run at once)")
-    sub.add_parser("migrate", help="apply pending database migrations (under an advisory lock)")
-
-    backfill = sub.add_parser(
-        "backfill",
-        help="fetch daily history into the database (resumable)",
-        description="Fetch daily USD volume of every market, delisted ones included, for the last DAYS "
-        "UTC days. Resumes from its checkpoints after an interruption; "
-        "running it twice stores nothing twice.",
-    )
-    backfill.add_argument("--exchange", type=_exchange, help="only this venue (default: all four)")
-    backfill.add_argument(
-        "--days", type=int, default=None, help="days back (default PERPVOL_HISTORY_DAYS, 730)"
-    )
-
-    stat = sub.add_parser("status", help="venue health, backfill progress and row counts")
-    stat.add_argument("--json", action="store_true", help="print one JSON document")
-    accounts.add_parsers(sub)
-    return parser
+__all__ = ["build_parser", "main"]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -146,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     # pgserver asks platformdirs for a runtime dir, which warns on machines without XDG_RUNTIME_DIR.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     args = build_parser().parse_args(argv)
+    from core.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -170,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands import fetch
+    from exchanges.errors import ExchangeError
 
     if args.what == "current":
         exchanges = (args.exchange,) if args.exchange else EXCHANGES
@@ -229,11 +117,10 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
-    from cli.commands.run import child_env, resolve
+    from cli.commands.run import child_env
 
-    resolved, services = resolve(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    try:
+    with _resolved(settings) as resolved:
         if args.server == "granian":
             from granian import Granian
             from granian.constants import Interfaces
@@ -257,58 +144,41 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
             from webapp.app import create_asgi
 
             uvicorn.run(create_asgi(resolved), host=host, port=port, log_level="warning", lifespan="on")
-    finally:
-        services.close()
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
-    from cli.commands.run import resolve
     from workers.worker import run_worker
 
-    resolved, services = resolve(settings)
-    try:
+    with _resolved(settings) as resolved:
         run_worker(resolved)
-    finally:
-        services.close()
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    from cli.commands.run import prepare_database, resolve
+    from cli.commands.run import prepare_database
 
-    resolved, services = resolve(settings)
-    try:
+    with _resolved(settings) as resolved:
         applied = _storage_errors(lambda: asyncio.run(prepare_database(resolved)))
-    finally:
-        services.close()
     print(f"applied migrations {applied}" if applied else "database is up to date")
 
 
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands.backfill import run_backfill
-    from cli.commands.run import resolve
 
     if args.days is not None and not 1 <= args.days <= 3650:
         fail("--days must be between 1 and 3650")
     exchanges = (args.exchange,) if args.exchange else EXCHANGES
-    resolved, services = resolve(settings)
-    try:
+    with _resolved(settings) as resolved:
         failed = _storage_errors(lambda: asyncio.run(run_backfill(resolved, exchanges, args.days)))
-    finally:
-        services.close()
     raise SystemExit(1 if failed else 0)
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from cli.commands.run import resolve
     from cli.commands.status import print_status, read_status
 
-    resolved, services = resolve(settings)
-    try:
+    with _resolved(settings) as resolved:
         doc = _storage_errors(lambda: asyncio.run(read_status(resolved)))
-    finally:
-        services.close()
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -316,10 +186,29 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_accounts(args: argparse.Namespace, settings: Settings) -> None:
-    raise SystemExit(_storage_errors(lambda: accounts.run(args, settings)))
+    from cli.commands import accounts
+
+    def run() -> int:
+        with _resolved(settings) as resolved:
+            return accounts.run(args, resolved)
+
+    raise SystemExit(_storage_errors(run))
 
 
 T = TypeVar("T")
+
+
+@contextmanager
+def _resolved(settings: Settings) -> Iterator[Settings]:
+    """The settings with concrete database and Redis URLs; embedded servers started for them are stopped
+    when the command ends, however it ends."""
+    from cli.commands.run import resolve
+
+    resolved, services = resolve(settings)
+    try:
+        yield resolved
+    finally:
+        services.close()
 
 
 def _storage_errors(action: Callable[[], T]) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.main import build_parser
+from cli.parser import build_parser
 from core.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()

@@ -9,10 +9,10 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import asyncpg
 
+from cli.parser import NEW_SECRET_ENV
 from core.security import (
     CredentialCipher,
     CredentialDecryptError,
@@ -24,8 +24,6 @@ from core.security import (
 from core.settings import Settings
 from storage.db import create_pool
 from storage.queries import _db, credentials, users
-
-NEW_SECRET_ENV = "PERPVOL_NEW_SECRET_KEY"
 
 
 class CommandError(Exception):
@@ -75,40 +73,15 @@ async def rotate_secret(pool: asyncpg.Pool, old_secret: str, new_secret: str) ->
 # ---- command line -----------------------------------------------------------------------------------
 
 
-def add_parsers(sub: Any) -> None:
-    """`perpvol user create EMAIL` and `perpvol rotate-secret` (called from cli/main.py)."""
-    user = sub.add_parser("user", help="manage user accounts")
-    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    create = user_sub.add_parser(
-        "create",
-        help="create an account (works when PERPVOL_SIGNUP=closed)",
-        description="Create a user. The password is asked for twice, or read from stdin with --password-stdin.",
-    )
-    create.add_argument("email")
-    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    sub.add_parser(
-        "rotate-secret",
-        help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
-        description="Reads the current secret from APP_SECRET_KEY and the new one from "
-        f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
-        "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
-        "restart the web app and workers.",
-    )
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.commands.run import resolve
-
-    resolved, services = resolve(settings)
+    """Run `user create` or `rotate-secret` against the database of `settings` (already resolved)."""
     try:
         if args.command == "user":
-            return asyncio.run(_with_pool(resolved, lambda pool: _create(pool, args)))
-        return asyncio.run(_with_pool(resolved, lambda pool: _rotate(pool, settings)))
+            return asyncio.run(_with_pool(settings, lambda pool: _create(pool, args)))
+        return asyncio.run(_with_pool(settings, lambda pool: _rotate(pool, settings)))
     except CommandError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        services.close()
 
 
 async def _with_pool(settings: Settings, action: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:

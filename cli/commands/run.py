@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.settings import Settings
+from core.venues import VENUES
 from storage.db import create_pool, ensure_database
 from storage.embedded import Services, free_port, publish_services, start_services, unpublish_services
 from storage.migrate import migrate
@@ -46,13 +47,10 @@ def child_env(settings: Settings) -> dict[str, str]:
             "PERPVOL_DATA_MODE": settings.data_mode,
             "PERPVOL_REDIS_PREFIX": settings.redis_prefix,
             "PERPVOL_DATA_DIR": str(settings.data_dir),
-            "PERPVOL_BYBIT_URL": settings.bybit_url,
-            "PERPVOL_WOOX_URL": settings.woox_url,
-            "PERPVOL_HYPERLIQUID_URL": settings.hyperliquid_url,
-            "PERPVOL_PARADEX_URL": settings.paradex_url,
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update({venue.url_setting: settings.venue_url(name) for name, venue in VENUES.items()})
     return env
 
 
