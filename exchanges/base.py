@@ -37,6 +37,7 @@ __all__ = [
     "MarketKind",
     "MarketStatus",
     "MarketVolume",
+    "Source",
     "VenueInfo",
     "Window",
     "as_decimal",
@@ -46,12 +47,29 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where a figure is read: the request as the README's "where every number comes from" table writes
+    it, and the venue's fields that make the figure (tests/test_docs.py checks the README and the
+    `source` texts name both)."""
+
+    request: str
+    fields: tuple[str, ...]
+
+    @property
+    def endpoint(self) -> str:
+        """Method and path, without query or body: `GET /v5/market/kline`."""
+        return self.request.split("?")[0].split(" {")[0]
+
+
+@dataclass(frozen=True, slots=True)
 class VenueInfo:
     """Static facts about a venue, shown on status pages and in `source` texts."""
 
     name: Exchange
     current_source: str
     history_source: str
+    current_from: Source
+    history_from: Source
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

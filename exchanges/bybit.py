@@ -26,6 +26,7 @@ from exchanges.base import (
     MarketKind,
     MarketStatus,
     MarketVolume,
+    Source,
     VenueInfo,
     as_decimal,
     ms_from_date,
@@ -81,6 +82,8 @@ class BybitConnector(Connector):
         name="bybit",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
+        current_from=Source("GET /v5/market/tickers", ("turnover24h", "volume24h")),
+        history_from=Source("GET /v5/market/kline?interval=D", ("turnover", "volume")),
         notes=(
             "USDT and USDC linear perps plus inverse (coin-margined) perps; dated futures excluded.",
             "Delisted perps come from instruments-info status=Closed.",

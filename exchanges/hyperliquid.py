@@ -24,6 +24,7 @@ from exchanges.base import (
     DailyVolume,
     Market,
     MarketVolume,
+    Source,
     VenueInfo,
     as_decimal,
     ms_from_date,
@@ -61,6 +62,8 @@ class HyperliquidConnector(Connector):
         name="hyperliquid",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
+        current_from=Source('POST /info {"type":"metaAndAssetCtxs"}', ("dayNtlVlm",)),
+        history_from=Source('POST /info {"type":"candleSnapshot"}', ("v",)),
         notes=(
             "Main perp DEX only: HIP-3 builder-deployed DEXs (coins named dex:COIN) are not counted.",
             "Daily history is estimated: candles give base volume only, so USD = volume × (o+h+l+c)/4.",

@@ -30,6 +30,7 @@ from exchanges.base import (
     Market,
     MarketStatus,
     MarketVolume,
+    Source,
     VenueInfo,
     as_decimal,
     ms_from_date,
@@ -91,6 +92,8 @@ class ParadexConnector(Connector):
         name="paradex",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
+        current_from=Source(f"GET {SUMMARY}?market=ALL", ("volume_24h",)),
+        history_from=Source(f"GET {KLINES}?resolution=60", ("volume",)),
         notes=(
             "Delisted markets vanish from GET /v1/markets; the stored registry keeps them.",
             "Days are UTC; a day is the sum of its 24 hourly klines.",

@@ -22,6 +22,7 @@ from exchanges.base import (
     Market,
     MarketStatus,
     MarketVolume,
+    Source,
     VenueInfo,
     as_decimal,
     ms_from_date,
@@ -83,6 +84,8 @@ class WooxConnector(Connector):
         name="woox",
         current_source=CURRENT_SOURCE,
         history_source=HISTORY_SOURCE,
+        current_from=Source(f"GET {FUTURES}", ("24hAmount",)),
+        history_from=Source(f"GET {KLINE_HISTORY}?type=1d", ("amount",)),
         notes=(
             "All WOO X perps are linear USDT perps (PERP_<BASE>_USDT); USDT counts as USD.",
             "as_of is the venue's own envelope `timestamp` (ms).",
