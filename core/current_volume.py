@@ -10,12 +10,65 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from core.venues import LABELS, VENUES
 
 # The venues as plain names, in display order (pages and documents list them this way).
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
+
+
+class VenueDoc(TypedDict):
+    """One venue in the document (webapp.views.api.CurrentVenue documents the same shape for OpenAPI)."""
+
+    exchange: str
+    label: str
+    volume_usd: str | None
+    share: NotRequired[str | None]
+    as_of: str | None
+    fetched_at: NotRequired[str | None]  # absent until the venue has a figure
+    age_seconds: int | None
+    stale: bool
+    error: str | None
+    estimated: bool
+    source: str
+    markets: int
+
+
+class Change24hDoc(TypedDict):
+    available: bool
+    pct: str | None
+    previous_usd: str | None
+    exchanges: list[str]
+
+
+class TopMarketDoc(TypedDict):
+    exchange: str
+    symbol: str
+    base: str | None
+    quote: str | None
+    volume_usd: str | None
+    estimated: bool
+    as_of: str | None
+
+
+class CurrentVolumeDoc(TypedDict):
+    """The current-volume document (webapp.views.api.CurrentVolume documents it for OpenAPI; a test checks
+    that the two list the same fields). The API adds `served_from` and `top_markets` when it serves it."""
+
+    as_of: str | None
+    data_mode: str
+    simulated: bool
+    window: Literal["rolling_24h"]
+    unit: Literal["USD"]
+    total_usd: str
+    complete: bool
+    excluded: list[str]
+    estimated: bool
+    exchanges: list[VenueDoc]
+    change_24h: NotRequired[Change24hDoc]
+    served_from: NotRequired[Literal["database", "cache"]]
+    top_markets: NotRequired[list[TopMarketDoc]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +122,15 @@ def build_current(
     stale_seconds: int,
     data_mode: str,
     previous: dict[str, Decimal] | None = None,
-) -> dict[str, Any]:
+) -> CurrentVolumeDoc:
     by_name = {f.exchange: f for f in figures}
     venues = [_venue(by_name.get(name), name, now, stale_seconds) for name in EXCHANGES]
     fresh = [v for v in venues if not v["stale"] and v["volume_usd"] is not None]
-    total = sum((Decimal(v["volume_usd"]) for v in fresh), Decimal(0))
+    total = sum((_usd(v) for v in fresh), Decimal(0))
     for v in venues:
-        share = Decimal(v["volume_usd"]) / total if v in fresh and total else None
+        share = _usd(v) / total if v in fresh and total else None
         v["share"] = str(share.quantize(Decimal("0.000001"))) if share is not None else None
-    doc: dict[str, Any] = {
+    doc: CurrentVolumeDoc = {
         "as_of": iso(now),
         "data_mode": data_mode,
         "simulated": data_mode == "simulated",
@@ -94,7 +147,13 @@ def build_current(
     return doc
 
 
-def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) -> dict[str, Any]:
+def _usd(venue: VenueDoc) -> Decimal:
+    """The figure of a venue that counts in the total (fresh venues only, which all have one)."""
+    assert venue["volume_usd"] is not None
+    return Decimal(venue["volume_usd"])
+
+
+def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) -> VenueDoc:
     if f is None:
         return {
             "exchange": name,
@@ -126,14 +185,12 @@ def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) 
     }
 
 
-def _change(
-    venues: list[dict[str, Any]], fresh: list[dict[str, Any]], previous: dict[str, Decimal]
-) -> dict[str, Any]:
+def _change(venues: list[VenueDoc], fresh: list[VenueDoc], previous: dict[str, Decimal]) -> Change24hDoc:
     """Change of the total against 24h earlier, over the venues that have both figures."""
     both = [v for v in fresh if v["exchange"] in previous]
     if not both:
         return {"available": False, "pct": None, "previous_usd": None, "exchanges": []}
-    now_total = sum((Decimal(v["volume_usd"]) for v in both), Decimal(0))
+    now_total = sum((_usd(v) for v in both), Decimal(0))
     then_total = sum((previous[v["exchange"]] for v in both), Decimal(0))
     pct = ((now_total - then_total) / then_total * 100) if then_total else None
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from core.venues import VENUES
 
@@ -43,6 +43,32 @@ class PeriodFigures(Protocol):
     def markets(self) -> int: ...
     @property
     def estimated(self) -> bool: ...
+
+
+class PeriodVenueDoc(TypedDict):
+    """One venue in one period (webapp.views.api.HistoryVenue documents the same shape for OpenAPI)."""
+
+    exchange: str
+    volume_usd: str | None
+    days_covered: int
+    days_expected: int
+    days_incomplete: int
+    markets: int
+    markets_pending: int
+    estimated: bool
+    complete: bool
+
+
+class PeriodDoc(TypedDict):
+    """One period of the document (webapp.views.api.HistoryPeriod for OpenAPI)."""
+
+    period_start: str
+    period_end: str
+    days_expected: int
+    total_usd: str | None
+    complete: bool
+    gaps: list[str]
+    exchanges: list[PeriodVenueDoc]
 
 
 def money(value: Decimal | None) -> str | None:
@@ -82,7 +108,7 @@ def period_document(
     exchanges: list[str],
     found: Mapping[tuple[date, str], PeriodFigures],
     pending: Mapping[tuple[date, str], int],
-) -> dict[str, Any]:
+) -> PeriodDoc:
     """One period as `/api/volume/historical` lists it, from the rows found per (period, venue)."""
     key, first, last = span
     expected = (last - first).days + 1
@@ -100,7 +126,7 @@ def period_document(
     }
 
 
-def _period_venue(row: PeriodFigures | None, name: str, expected: int, pending: int) -> dict[str, Any]:
+def _period_venue(row: PeriodFigures | None, name: str, expected: int, pending: int) -> PeriodVenueDoc:
     covered = row.days_covered if row else 0
     incomplete = row.days_incomplete if row else 0
     return {

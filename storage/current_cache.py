@@ -8,6 +8,7 @@ building it from PostgreSQL when Redis was flushed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from core.current_volume import VenueFigure, build_current
+from core.current_volume import CurrentVolumeDoc, VenueFigure, build_current
 from core.settings import Settings
 from storage.queries import snapshots, status
 
@@ -30,7 +31,7 @@ def live_channel(settings: Settings) -> str:
 
 async def build_from_db(
     pool: asyncpg.Pool, settings: Settings, now: datetime | None = None
-) -> dict[str, Any]:
+) -> CurrentVolumeDoc:
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         latest = {row.exchange: row for row in await snapshots.select_latest_snapshots(conn)}
@@ -66,13 +67,13 @@ def _figure(name: str, snap: Any, health: Any) -> VenueFigure:
     )
 
 
-def encode(doc: dict[str, Any]) -> bytes:
+def encode(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
 async def refresh_current(
     pool: asyncpg.Pool, redis: Redis, settings: Settings, now: datetime | None = None
-) -> dict[str, Any]:
+) -> CurrentVolumeDoc:
     """Rebuild the document, cache it and publish it: one message per update to every web process."""
     doc = await build_from_db(pool, settings, now)
     payload = encode(doc)

@@ -15,10 +15,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from core.current_volume import CurrentVolumeDoc
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class Update:
     payload: bytes
 
     @cached_property
-    def doc(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.payload)
+    def doc(self) -> CurrentVolumeDoc:
+        value: CurrentVolumeDoc = json.loads(self.payload)
         return value
 
     @cached_property

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -84,7 +85,7 @@ def spec_json(spec: dict[str, Any]) -> Markup:
     return Markup(text)
 
 
-def share_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def share_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per venue counted in the total (stale venues have no share)."""
     rows = []
     for venue in doc.get("exchanges", []):
@@ -101,7 +102,7 @@ def share_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def share_chart(doc: dict[str, Any]) -> dict[str, Any]:
+def share_chart(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Donut of each venue's share of the rolling-24h total."""
     spec = copy.deepcopy(_share_template())
     spec["datasets"] = {SHARE_DATA: share_rows(doc)}
@@ -128,7 +129,7 @@ def _share_template() -> dict[str, Any]:
     return _finish(chart, SHARE_DATA, [])
 
 
-def history_rows(periods: list[dict[str, Any]], *, with_total: bool = False) -> list[dict[str, Any]]:
+def history_rows(periods: Sequence[Mapping[str, Any]], *, with_total: bool = False) -> list[dict[str, Any]]:
     """Long rows (one per period and venue) from the API's period documents.
 
     A venue without any stored day in a period has no row at all: the chart shows a gap, not a zero.
@@ -182,7 +183,7 @@ def _status(venue: dict[str, Any]) -> str:
 
 
 def history_chart(
-    periods: list[dict[str, Any]],
+    periods: Sequence[Mapping[str, Any]],
     exchanges: list[str],
     *,
     granularity: str = "daily",

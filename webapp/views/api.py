@@ -17,7 +17,16 @@ from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
 from core.current_volume import is_fresh, iso
-from core.history import HISTORY_SOURCE, QueryProblem, money, parse_exchanges, period_document, resolve_range
+from core.history import (
+    HISTORY_SOURCE,
+    PeriodDoc,
+    PeriodVenueDoc,
+    QueryProblem,
+    money,
+    parse_exchanges,
+    period_document,
+    resolve_range,
+)
 from core.settings import Settings
 from storage.current_cache import build_from_db
 from storage.queries import checkpoints, daily, history, snapshots, status
@@ -223,7 +232,8 @@ async def current_volume(query_args: CurrentQuery) -> Response:
         hub: Hub = current_app.extensions["hub"]
         if hub.latest is None:
             raise
-        doc = dict(hub.latest.doc, served_from="cache")
+        doc = hub.latest.doc.copy()
+        doc["served_from"] = "cache"
         query_args.markets = None
     if query_args.markets:
         rows = await snapshots.select_top_markets(_pool(), query_args.markets)
@@ -305,7 +315,7 @@ def _bounds(name: str, bounds: Any) -> dict[str, Any]:
     }
 
 
-def _csv_response(periods: list[dict[str, Any]], start: date, end: date, granularity: str) -> Response:
+def _csv_response(periods: list[PeriodDoc], start: date, end: date, granularity: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -322,7 +332,7 @@ def _csv_response(periods: list[dict[str, Any]], start: date, end: date, granula
     return response
 
 
-def _csv_cells(venue: dict[str, Any]) -> list[Any]:
+def _csv_cells(venue: PeriodVenueDoc) -> list[Any]:
     return [
         venue["exchange"], venue["volume_usd"] or "", venue["days_covered"], venue["days_expected"],
         venue["days_incomplete"], venue["markets"], venue["markets_pending"],

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import asyncpg
 
 from core.current_volume import EXCHANGES
-from core.history import MAX_RANGE_DAYS, money, period_document
+from core.history import MAX_RANGE_DAYS, PeriodDoc, money, period_document
 from storage.queries import daily, history
 from storage.queries import dashboard as dash
 from webapp import charts
@@ -94,7 +94,7 @@ def parse_history_state(args: Any, today: date, first_day: date | None) -> Histo
 class HistoryData:
     """The period documents, and each venue's exact total over them (summed before any formatting)."""
 
-    periods: list[dict[str, Any]]
+    periods: list[PeriodDoc]
     venue_totals: dict[str, Decimal]
 
 

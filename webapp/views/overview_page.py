@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
+from core.current_volume import CurrentVolumeDoc
 from core.history import money
 from core.settings import Settings
 from core.venues import LABELS
@@ -32,17 +33,17 @@ OVERVIEW_REGIONS = {
 }
 
 
-async def current_doc(pool: asyncpg.Pool, settings: Settings, hub: Hub) -> dict[str, Any]:
+async def current_doc(pool: asyncpg.Pool, settings: Settings, hub: Hub) -> CurrentVolumeDoc:
     """The current-volume document from PostgreSQL, else the latest one the live feed delivered."""
     try:
         return await build_from_db(pool, settings)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         if hub.latest is None:
             raise
-        return dict(hub.latest.doc)
+        return hub.latest.doc.copy()
 
 
-async def overview_context(pool: asyncpg.Pool, doc: dict[str, Any]) -> dict[str, Any]:
+async def overview_context(pool: asyncpg.Pool, doc: CurrentVolumeDoc) -> dict[str, Any]:
     try:
         markets = await snapshots.select_top_markets(pool, TOP_MARKETS)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):

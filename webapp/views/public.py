@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_response
 
-from core.current_volume import VenueFigure, build_current
+from core.current_volume import CurrentVolumeDoc, VenueFigure, build_current
 from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody
@@ -91,7 +91,7 @@ class RateLimiter:
         return None
 
 
-def public_doc(doc: dict[str, Any], *, now: datetime, stale_seconds: int) -> dict[str, Any]:
+def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> dict[str, Any]:
     """The embeddable subset of the current document, with stale flags and total re-judged at `now`."""
     figures = [_figure(v) for v in doc.get("exchanges", [])]
     fresh = build_current(figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"])
@@ -135,7 +135,7 @@ class PublicFeed:
     def __init__(self, stale_seconds: int, rate_limit: int) -> None:
         self.stale_seconds = stale_seconds
         self.limiter = RateLimiter(rate_limit)
-        self.doc: dict[str, Any] | None = None
+        self.doc: CurrentVolumeDoc | None = None
         self.body = b""
         self.etag = b""
         self._updated_at = 0.0

@@ -1,0 +1,45 @@
+"""The typed documents of core (checked by mypy where they are built and served) and the pydantic models
+that document them in OpenAPI (checked by schemathesis) describe the same fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from core.current_volume import Change24hDoc, CurrentVolumeDoc, TopMarketDoc, VenueDoc, VenueFigure, build_current
+from core.history import PeriodDoc, PeriodVenueDoc, period_document
+from storage.queries.history import PeriodVenue
+from webapp.views.api import Change24h, CurrentVenue, CurrentVolume, HistoryPeriod, HistoryVenue, TopMarket
+
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+PAIRS: list[tuple[Any, type[BaseModel]]] = [
+    (CurrentVolumeDoc, CurrentVolume),
+    (VenueDoc, CurrentVenue),
+    (Change24hDoc, Change24h),
+    (TopMarketDoc, TopMarket),
+    (PeriodDoc, HistoryPeriod),
+    (PeriodVenueDoc, HistoryVenue),
+]
+
+
+@pytest.mark.parametrize(("typed", "model"), PAIRS, ids=[t.__name__ for t, _ in PAIRS])
+def test_each_typed_document_has_the_fields_of_its_openapi_model(typed: Any, model: type[BaseModel]) -> None:
+    assert list(typed.__annotations__) == list(model.model_fields)
+
+
+def test_a_built_current_document_validates_against_its_openapi_model() -> None:
+    figure = VenueFigure("bybit", Decimal("12.5"), NOW, NOW - timedelta(seconds=5), 3, False, "tickers")
+    doc = build_current([figure], now=NOW, stale_seconds=120, data_mode="real", previous={"bybit": Decimal(10)})
+    doc["served_from"] = "database"
+    assert CurrentVolume.model_validate(doc).total_usd == "12.5"
+
+
+def test_a_built_period_validates_against_its_openapi_model() -> None:
+    day = date(2026, 11, 2)
+    row = PeriodVenue("woox", day, Decimal("7"), 7, 0, 2, False)
+    period = period_document((day, day, day + timedelta(days=6)), ["bybit", "woox"], {(day, "woox"): row}, {})
+    assert HistoryPeriod.model_validate(period).gaps == ["bybit"]
