@@ -7,10 +7,11 @@ with its age and error and is left out of `total_usd` (listed in `excluded`): ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from core.venues import LABELS, VENUES
 
@@ -69,6 +70,32 @@ class CurrentVolumeDoc(TypedDict):
     change_24h: NotRequired[Change24hDoc]
     served_from: NotRequired[Literal["database", "cache"]]
     top_markets: NotRequired[list[TopMarketDoc]]
+
+
+class PublicVenueDoc(TypedDict):
+    """One venue of the public document (webapp.views.public.PublicVenue for OpenAPI)."""
+
+    exchange: str
+    label: str
+    volume_usd: str | None
+    share: str | None
+    as_of: str | None
+    stale: bool
+
+
+class PublicVolumeDoc(TypedDict):
+    """`/public/latest-volume` (webapp.views.public.PublicVolume for OpenAPI)."""
+
+    as_of: str | None
+    data_mode: str
+    simulated: bool
+    window: Literal["rolling_24h"]
+    unit: Literal["USD"]
+    total_usd: str
+    complete: bool
+    estimated: bool
+    excluded: list[str]
+    exchanges: list[PublicVenueDoc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +226,49 @@ def _change(venues: list[VenueDoc], fresh: list[VenueDoc], previous: dict[str, D
         "previous_usd": str(then_total),
         "exchanges": [v["exchange"] for v in both],
     }
+
+
+def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> PublicVolumeDoc:
+    """The embeddable subset of the current document (`/public/latest-volume`, the widget), with stale
+    flags and total re-judged at `now`. `doc` is a published document as decoded from JSON."""
+    figures = [_figure(v) for v in doc.get("exchanges", [])]
+    fresh = build_current(figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"])
+    return {
+        "as_of": doc.get("as_of"),
+        "data_mode": fresh["data_mode"],
+        "simulated": fresh["simulated"],
+        "window": fresh["window"],
+        "unit": fresh["unit"],
+        "total_usd": fresh["total_usd"],
+        "complete": fresh["complete"],
+        "estimated": fresh["estimated"],
+        "excluded": fresh["excluded"],
+        "exchanges": [
+            {
+                "exchange": v["exchange"],
+                "label": v["label"],
+                "volume_usd": v["volume_usd"],
+                "share": v["share"],
+                "as_of": v["as_of"],
+                "stale": v["stale"],
+            }
+            for v in fresh["exchanges"]
+        ],
+    }
+
+
+def _figure(venue: Mapping[str, Any]) -> VenueFigure:
+    return VenueFigure(
+        exchange=venue["exchange"],
+        volume_usd=Decimal(venue["volume_usd"]) if venue.get("volume_usd") is not None else None,
+        as_of=_parse(venue.get("as_of")),
+        fetched_at=_parse(venue.get("fetched_at")),
+        markets=venue.get("markets", 0),
+        estimated=venue.get("estimated", False),
+        source=venue.get("source", ""),
+        error=venue.get("error"),
+    )
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -10,10 +10,20 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from core.current_volume import Change24hDoc, CurrentVolumeDoc, TopMarketDoc, VenueDoc, VenueFigure, build_current
+from core.current_volume import (
+    Change24hDoc,
+    CurrentVolumeDoc,
+    PublicVenueDoc,
+    PublicVolumeDoc,
+    TopMarketDoc,
+    VenueDoc,
+    VenueFigure,
+    build_current,
+)
 from core.history import PeriodDoc, PeriodVenueDoc, period_document
 from storage.queries.history import PeriodVenue
 from webapp.views.api import Change24h, CurrentVenue, CurrentVolume, HistoryPeriod, HistoryVenue, TopMarket
+from webapp.views.public import PublicVenue, PublicVolume
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 PAIRS: list[tuple[Any, type[BaseModel]]] = [
@@ -23,6 +33,8 @@ PAIRS: list[tuple[Any, type[BaseModel]]] = [
     (TopMarketDoc, TopMarket),
     (PeriodDoc, HistoryPeriod),
     (PeriodVenueDoc, HistoryVenue),
+    (PublicVolumeDoc, PublicVolume),
+    (PublicVenueDoc, PublicVenue),
 ]
 
 

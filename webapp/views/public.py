@@ -16,16 +16,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_response
 
-from core.current_volume import CurrentVolumeDoc, VenueFigure, build_current
+from core.current_volume import CurrentVolumeDoc, public_doc
 from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody
@@ -89,44 +88,6 @@ class RateLimiter:
         if len(self._counts) < MAX_TRACKED_CLIENTS or client in self._counts:
             self._counts[client] = count
         return None
-
-
-def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> dict[str, Any]:
-    """The embeddable subset of the current document, with stale flags and total re-judged at `now`."""
-    figures = [_figure(v) for v in doc.get("exchanges", [])]
-    fresh = build_current(figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"])
-    return {
-        "as_of": doc.get("as_of"),
-        "data_mode": fresh["data_mode"],
-        "simulated": fresh["simulated"],
-        "window": fresh["window"],
-        "unit": fresh["unit"],
-        "total_usd": fresh["total_usd"],
-        "complete": fresh["complete"],
-        "estimated": fresh["estimated"],
-        "excluded": fresh["excluded"],
-        "exchanges": [
-            {k: v[k] for k in ("exchange", "label", "volume_usd", "share", "as_of", "stale")}
-            for v in fresh["exchanges"]
-        ],
-    }
-
-
-def _figure(venue: dict[str, Any]) -> VenueFigure:
-    return VenueFigure(
-        exchange=venue["exchange"],
-        volume_usd=Decimal(venue["volume_usd"]) if venue.get("volume_usd") is not None else None,
-        as_of=_parse(venue.get("as_of")),
-        fetched_at=_parse(venue.get("fetched_at")),
-        markets=venue.get("markets", 0),
-        estimated=venue.get("estimated", False),
-        source=venue.get("source", ""),
-        error=venue.get("error"),
-    )
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 class PublicFeed:
