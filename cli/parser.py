@@ -12,6 +12,7 @@ from core.records import EXCHANGES, Exchange
 from core.venues import parse_exchange
 
 __all__ = ["EXCHANGES", "NEW_SECRET_ENV", "build_parser"]
+
 # `perpvol rotate-secret` reads the new secret from here (one is generated when it is unset).
 NEW_SECRET_ENV = "PERPVOL_NEW_SECRET_KEY"
 

@@ -1,5 +1,6 @@
 """The "current volume" document: what `/api/volume/current`, `/public/latest-volume`, the live feeds
-and the widget all show. Pure functions: rows in, JSON-able dict out.
+and the widget all show, and its public subset. Pure functions: rows in, typed JSON-able documents out
+(TypedDicts, so mypy checks every key the views and the cache read or write).
 
 A venue whose last good figure is older than the stale limit, or whose last poll failed, is shown
 with its age and error and is left out of `total_usd` (listed in `excluded`): never silently summed.
