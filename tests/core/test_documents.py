@@ -20,9 +20,20 @@ from core.current_volume import (
     VenueFigure,
     build_current,
 )
+from core.health import BackfillDoc, ExchangesDoc, VenueHealthDoc
 from core.history import PeriodDoc, PeriodVenueDoc, period_document
 from storage.queries.history import PeriodVenue
-from webapp.views.api import Change24h, CurrentVenue, CurrentVolume, HistoryPeriod, HistoryVenue, TopMarket
+from webapp.views.api import (
+    Backfill,
+    Change24h,
+    CurrentVenue,
+    CurrentVolume,
+    Exchanges,
+    HistoryPeriod,
+    HistoryVenue,
+    TopMarket,
+    VenueHealth,
+)
 from webapp.views.public import PublicVenue, PublicVolume
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -35,6 +46,9 @@ PAIRS: list[tuple[Any, type[BaseModel]]] = [
     (PeriodVenueDoc, HistoryVenue),
     (PublicVolumeDoc, PublicVolume),
     (PublicVenueDoc, PublicVenue),
+    (ExchangesDoc, Exchanges),
+    (VenueHealthDoc, VenueHealth),
+    (BackfillDoc, Backfill),
 ]
 
 

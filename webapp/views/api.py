@@ -16,7 +16,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
-from core.current_volume import is_fresh, iso
+from core.current_volume import iso
+from core.health import exchanges_document
 from core.history import (
     HISTORY_SOURCE,
     PeriodDoc,
@@ -353,32 +354,16 @@ async def exchanges() -> Response:
     counts known markets whose daily history is stored through yesterday (UTC).
     """
     settings = _settings()
-    now = datetime.now(UTC)
     async with _pool().acquire() as conn:
         health = await status.select_venue_status(conn)
         progress = await checkpoints.select_backfill_progress(conn)
         bounds = await daily.select_daily_bounds(conn)
-    venues = [_venue_health(row, progress.get(row.exchange), bounds.get(row.exchange), now, settings)
-              for row in health]
-    return jsonify({
-        "as_of": iso(now), "data_mode": settings.data_mode,
-        "stale_seconds": settings.stale_seconds, "exchanges": venues,
-    })
-
-
-def _venue_health(row: Any, progress: Any, bounds: Any, now: datetime, settings: Settings) -> dict[str, Any]:
-    success = row.last_success
-    healthy = is_fresh(success, row.last_error, row.last_error_at, now, settings.stale_seconds)
-    return {
-        "exchange": row.exchange, "label": row.label, "healthy": healthy,
-        "last_attempt": iso(row.last_attempt), "last_success": iso(success),
-        "last_error": row.last_error, "last_error_at": iso(row.last_error_at),
-        "consecutive_failures": row.consecutive_failures,
-        "backfill": {
-            "markets_total": progress.markets_total if progress else 0,
-            "markets_done": progress.markets_done if progress else 0,
-            "fraction": round(progress.fraction, 4) if progress else 0.0,
-        },
-        "history_first_day": bounds.first_day.isoformat() if bounds else None,
-        "history_last_day": bounds.last_day.isoformat() if bounds else None,
-    }
+    doc = exchanges_document(
+        health,
+        progress,
+        bounds,
+        now=datetime.now(UTC),
+        data_mode=settings.data_mode,
+        stale_seconds=settings.stale_seconds,
+    )
+    return jsonify(doc)

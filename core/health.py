@@ -1,0 +1,118 @@
+"""The venue-health document of `/api/exchanges`: per venue, its polls, the one staleness rule
+(`core.current_volume.is_fresh`), backfill progress and the days of history stored. Pure functions: the
+stored rows in (any objects with the attributes below, e.g. `storage.queries.records`), a typed
+JSON-able document out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Protocol, TypedDict
+
+from core.current_volume import is_fresh, iso
+
+
+class PollStatus(Protocol):
+    """A venue's poll history (storage.queries.records.VenueStatusRow)."""
+
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def last_attempt(self) -> datetime | None: ...
+    @property
+    def last_success(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def last_error_at(self) -> datetime | None: ...
+    @property
+    def consecutive_failures(self) -> int: ...
+
+
+class Progress(Protocol):
+    """How far a venue's backfill has got (storage.queries.records.BackfillProgress)."""
+
+    @property
+    def markets_total(self) -> int: ...
+    @property
+    def markets_done(self) -> int: ...
+    @property
+    def fraction(self) -> float: ...
+
+
+class Bounds(Protocol):
+    """The first and last UTC day stored for a venue (storage.queries.records.DayBounds)."""
+
+    @property
+    def first_day(self) -> date: ...
+    @property
+    def last_day(self) -> date: ...
+
+
+class BackfillDoc(TypedDict):
+    markets_total: int
+    markets_done: int
+    fraction: float
+
+
+class VenueHealthDoc(TypedDict):
+    """One venue (webapp.views.api.VenueHealth documents the same shape for OpenAPI)."""
+
+    exchange: str
+    label: str
+    healthy: bool
+    last_attempt: str | None
+    last_success: str | None
+    last_error: str | None
+    last_error_at: str | None
+    consecutive_failures: int
+    backfill: BackfillDoc
+    history_first_day: str | None
+    history_last_day: str | None
+
+
+class ExchangesDoc(TypedDict):
+    """`/api/exchanges` (webapp.views.api.Exchanges for OpenAPI)."""
+
+    as_of: str | None
+    data_mode: str
+    stale_seconds: int
+    exchanges: list[VenueHealthDoc]
+
+
+def exchanges_document(
+    health: Sequence[PollStatus],
+    progress: Mapping[str, Progress],
+    bounds: Mapping[str, Bounds],
+    *,
+    now: datetime,
+    data_mode: str,
+    stale_seconds: int,
+) -> ExchangesDoc:
+    venues = [
+        venue_health(row, progress.get(row.exchange), bounds.get(row.exchange), now, stale_seconds) for row in health
+    ]
+    return {"as_of": iso(now), "data_mode": data_mode, "stale_seconds": stale_seconds, "exchanges": venues}
+
+
+def venue_health(
+    row: PollStatus, progress: Progress | None, bounds: Bounds | None, now: datetime, stale_seconds: int
+) -> VenueHealthDoc:
+    success = row.last_success
+    healthy = is_fresh(success, row.last_error, row.last_error_at, now, stale_seconds)
+    return {
+        "exchange": row.exchange, "label": row.label, "healthy": healthy,
+        "last_attempt": iso(row.last_attempt), "last_success": iso(success),
+        "last_error": row.last_error, "last_error_at": iso(row.last_error_at),
+        "consecutive_failures": row.consecutive_failures,
+        "backfill": {
+            "markets_total": progress.markets_total if progress else 0,
+            "markets_done": progress.markets_done if progress else 0,
+            "fraction": round(progress.fraction, 4) if progress else 0.0,
+        },
+        "history_first_day": bounds.first_day.isoformat() if bounds else None,
+        "history_last_day": bounds.last_day.isoformat() if bounds else None,
+    }
