@@ -1,5 +1,6 @@
-"""The `perpvol` command: `cli.parser` parses, each handler here imports the command it runs (in
-`cli/commands/`, the workers or the web app) only when that command is asked for.
+"""The `perpvol` command. Each subcommand's work lives in `cli/commands/`; this file parses and imports
+a command's code only when that command runs, so `perpvol --help` loads argparse and the venue registry
+and little else (bench/imports.py).
 """
 
 from __future__ import annotations
@@ -11,15 +12,134 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from cli.parser import EXCHANGES, build_parser
+from cli.commands import accounts_args
+from core.records import EXCHANGES, Exchange
+from core.venues import parse_exchange
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-__all__ = ["build_parser", "main"]
+FAULT_HELP = """\
+faults (--fault, repeatable; also at run time: POST /_sim/faults with the same keys as JSON):
+  VENUE:KIND[:key=value,...]   VENUE is bybit, woox, hyperliquid, paradex or * (all)
+  kinds:
+    latency        answer after ms=N milliseconds (default 500)
+    timeout        hold the request for ms=N (default 60000) so the client times out
+    throttle       answer as the venue does when rate limited; retry_after=S adds Retry-After
+    error5xx       answer HTTP status=N (default 503) with an HTML body
+    malformed      a 200 whose body is not valid JSON
+    truncated      a 200 whose JSON body is cut in half
+    missing_field  drop every field named field=NAME from the JSON body
+  options for every kind: count=N (only the next N requests), probability=P (0..1), path=PREFIX
+  examples:
+    --fault bybit:throttle:count=3,retry_after=1
+    --fault '*:latency:ms=200,probability=0.1'
+    --fault woox:missing_field:field=24hAmount
+  control endpoints: GET|POST|DELETE /_sim/faults, GET /_sim/health
+"""
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _exchange(value: str) -> Exchange:
+    try:
+        return parse_exchange(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perpvol",
+        description="Perpetual-futures volume across Bybit, WOO X, Hyperliquid and Paradex "
+        "(USD notional, rolling 24h and UTC days).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fetch = sub.add_parser("fetch", help="fetch once from the venues and print the figures")
+    fetch_sub = fetch.add_subparsers(dest="what", required=True, metavar="WHAT")
+    current = fetch_sub.add_parser("current", help="rolling-24h USD volume per venue and market")
+    current.add_argument("--exchange", type=_exchange, help=f"only this venue ({', '.join(EXCHANGES)})")
+    current.add_argument("--json", action="store_true", help="print one JSON document")
+    history = fetch_sub.add_parser("history", help="daily USD volume per UTC day")
+    history.add_argument("--exchange", type=_exchange, required=True, help=", ".join(EXCHANGES))
+    history.add_argument("--market", help="one market by the venue's symbol (default: all, summed)")
+    history.add_argument("--start", type=_day, required=True, help="first UTC day, YYYY-MM-DD")
+    history.add_argument("--end", type=_day, required=True, help="last UTC day, YYYY-MM-DD")
+    history.add_argument("--json", action="store_true", help="print one JSON document")
+
+    sim = sub.add_parser(
+        "sim",
+        help="serve a simulator of all four venues' APIs on one port",
+        description="Serve deterministic synthetic markets and 2+ years of history in each venue's "
+        "exact API format. Point perpvol at it with PERPVOL_{BYBIT,WOOX,HYPERLIQUID,PARADEX}_URL="
+        "http://127.0.0.1:PORT.",
+        epilog=FAULT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8900, help="port to bind (default 8900)")
+    sim.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default 1)")
+    sim.add_argument("--fault", action="append", default=[], metavar="SPEC", help="inject a fault")
+    sim.add_argument("--no-rate-limit", action="store_true", help="do not enforce the venues' rate limits")
+    sim.add_argument("--history-days", type=int, default=800, help="days of history (default 800)")
+
+    up = sub.add_parser(
+        "up",
+        help="run everything: storage, migrations, web and worker",
+        description="Start the web app and a worker, supervised, after migrating. Without DATABASE_URL / "
+        "REDIS_URL an embedded PostgreSQL and Redis are started under PERPVOL_DATA_DIR and kept "
+        "across restarts. Ctrl-C stops all of it.",
+    )
+    up.add_argument("--host", default=None, help="address for the web app (default PERPVOL_HOST, 127.0.0.1)")
+    up.add_argument(
+        "--port", type=int, default=None, help="port for the web app (default PERPVOL_PORT, 8000)"
+    )
+    up.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also start the exchange simulator and use it; simulated data goes to its own database "
+        "and is labelled as such everywhere",
+    )
+    up.add_argument("--seed", type=int, default=1, help="simulator seed with --simulate (default 1)")
+
+    web = sub.add_parser("web", help="run one web process (several may run at once)")
+    web.add_argument("--host", default=None, help="address to bind (default PERPVOL_HOST)")
+    web.add_argument("--port", type=int, default=None, help="port to bind (default PERPVOL_PORT)")
+    web.add_argument(
+        "--server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="ASGI server (default granian: about twice uvicorn's throughput on /public/latest-volume)",
+    )
+    web.add_argument("--workers", type=int, default=1, help="server worker processes (granian only; default 1)")
+    sub.add_parser("worker", help="run one arq worker (several may run at once)")
+    sub.add_parser("migrate", help="apply pending database migrations (under an advisory lock)")
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="fetch daily history into the database (resumable)",
+        description="Fetch daily USD volume of every market, delisted ones included, for the last DAYS "
+        "UTC days. Resumes from its checkpoints after an interruption; "
+        "running it twice stores nothing twice.",
+    )
+    backfill.add_argument("--exchange", type=_exchange, help="only this venue (default: all four)")
+    backfill.add_argument(
+        "--days", type=int, default=None, help="days back (default PERPVOL_HISTORY_DAYS, 730)"
+    )
+
+    stat = sub.add_parser("status", help="venue health, backfill progress and row counts")
+    stat.add_argument("--json", action="store_true", help="print one JSON document")
+    accounts_args.add_parsers(sub)
+    return parser
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -188,11 +308,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_accounts(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands import accounts
 
-    def run() -> int:
-        with _resolved(settings) as resolved:
-            return accounts.run(args, resolved)
-
-    raise SystemExit(_storage_errors(run))
+    raise SystemExit(_storage_errors(lambda: accounts.run(args, settings)))
 
 
 T = TypeVar("T")

@@ -12,91 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
+from core.documents import Change24hDoc, CurrentVolumeDoc, PublicVolumeDoc, VenueDoc
 from core.venues import LABELS, VENUES
 
 # The venues as plain names, in display order (pages and documents list them this way).
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
-
-
-class VenueDoc(TypedDict):
-    """One venue in the document (webapp.views.api.CurrentVenue documents the same shape for OpenAPI)."""
-
-    exchange: str
-    label: str
-    volume_usd: str | None
-    share: NotRequired[str | None]
-    as_of: str | None
-    fetched_at: NotRequired[str | None]  # absent until the venue has a figure
-    age_seconds: int | None
-    stale: bool
-    error: str | None
-    estimated: bool
-    source: str
-    markets: int
-
-
-class Change24hDoc(TypedDict):
-    available: bool
-    pct: str | None
-    previous_usd: str | None
-    exchanges: list[str]
-
-
-class TopMarketDoc(TypedDict):
-    exchange: str
-    symbol: str
-    base: str | None
-    quote: str | None
-    volume_usd: str | None
-    estimated: bool
-    as_of: str | None
-
-
-class CurrentVolumeDoc(TypedDict):
-    """The current-volume document (webapp.views.api.CurrentVolume documents it for OpenAPI; a test checks
-    that the two list the same fields). The API adds `served_from` and `top_markets` when it serves it."""
-
-    as_of: str | None
-    data_mode: str
-    simulated: bool
-    window: Literal["rolling_24h"]
-    unit: Literal["USD"]
-    total_usd: str
-    complete: bool
-    excluded: list[str]
-    estimated: bool
-    exchanges: list[VenueDoc]
-    change_24h: NotRequired[Change24hDoc]
-    served_from: NotRequired[Literal["database", "cache"]]
-    top_markets: NotRequired[list[TopMarketDoc]]
-
-
-class PublicVenueDoc(TypedDict):
-    """One venue of the public document (webapp.views.public.PublicVenue for OpenAPI)."""
-
-    exchange: str
-    label: str
-    volume_usd: str | None
-    share: str | None
-    as_of: str | None
-    stale: bool
-
-
-class PublicVolumeDoc(TypedDict):
-    """`/public/latest-volume` (webapp.views.public.PublicVolume for OpenAPI)."""
-
-    as_of: str | None
-    data_mode: str
-    simulated: bool
-    window: Literal["rolling_24h"]
-    unit: Literal["USD"]
-    total_usd: str
-    complete: bool
-    estimated: bool
-    excluded: list[str]
-    exchanges: list[PublicVenueDoc]
 
 
 @dataclass(frozen=True, slots=True)

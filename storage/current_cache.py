@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from core.current_volume import CurrentVolumeDoc, VenueFigure, build_current
+from core.current_volume import VenueFigure, build_current
+from core.documents import CurrentVolumeDoc
 from core.settings import Settings
 from storage.queries import snapshots, status
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cli.parser import build_parser
+from cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from cli.parser import build_parser
+from cli.main import build_parser
 from core.settings import Settings
 from core.venues import LABELS
 from exchanges.registry import CONNECTORS

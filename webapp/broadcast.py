@@ -19,7 +19,7 @@ from functools import cached_property
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.current_volume import CurrentVolumeDoc
+from core.documents import CurrentVolumeDoc
 
 log = logging.getLogger(__name__)
 

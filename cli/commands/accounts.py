@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from cli.parser import NEW_SECRET_ENV
+from cli.commands.accounts_args import NEW_SECRET_ENV
 from core.security import (
     CredentialCipher,
     CredentialDecryptError,
@@ -74,14 +74,18 @@ async def rotate_secret(pool: asyncpg.Pool, old_secret: str, new_secret: str) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `user create` or `rotate-secret` against the database of `settings` (already resolved)."""
+    from cli.commands.run import resolve
+
+    resolved, services = resolve(settings)
     try:
         if args.command == "user":
-            return asyncio.run(_with_pool(settings, lambda pool: _create(pool, args)))
-        return asyncio.run(_with_pool(settings, lambda pool: _rotate(pool, settings)))
+            return asyncio.run(_with_pool(resolved, lambda pool: _create(pool, args)))
+        return asyncio.run(_with_pool(resolved, lambda pool: _rotate(pool, settings)))
     except CommandError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        services.close()
 
 
 async def _with_pool(settings: Settings, action: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:

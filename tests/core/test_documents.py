@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from core.current_volume import (
+from core.current_volume import VenueFigure, build_current
+from core.documents import (
     Change24hDoc,
     CurrentVolumeDoc,
     PublicVenueDoc,
     PublicVolumeDoc,
     TopMarketDoc,
     VenueDoc,
-    VenueFigure,
-    build_current,
 )
 from core.health import BackfillDoc, ExchangesDoc, VenueHealthDoc
 from core.history import PeriodDoc, PeriodVenueDoc, period_document

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from quart import Quart
 
-from core.current_volume import CurrentVolumeDoc
+from core.documents import CurrentVolumeDoc
 from core.history import money
 from core.settings import Settings
 from core.venues import LABELS

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_response
 
-from core.current_volume import CurrentVolumeDoc, public_doc
+from core.current_volume import public_doc
+from core.documents import CurrentVolumeDoc
 from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody

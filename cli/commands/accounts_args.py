@@ -1,0 +1,30 @@
+"""The arguments of `perpvol user create` and `perpvol rotate-secret`, apart from the commands
+themselves so that building the parser (every `perpvol` call) does not import argon2, the credential
+crypto and the queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NEW_SECRET_ENV = "PERPVOL_NEW_SECRET_KEY"
+
+
+def add_parsers(sub: Any) -> None:
+    """`perpvol user create EMAIL` and `perpvol rotate-secret` (run by cli/commands/accounts.py)."""
+    user = sub.add_parser("user", help="manage user accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    create = user_sub.add_parser(
+        "create",
+        help="create an account (works when PERPVOL_SIGNUP=closed)",
+        description="Create a user. The password is asked for twice, or read from stdin with --password-stdin.",
+    )
+    create.add_argument("email")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser(
+        "rotate-secret",
+        help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
+        description="Reads the current secret from APP_SECRET_KEY and the new one from "
+        f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
+        "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
+        "restart the web app and workers.",
+    )
