@@ -27,6 +27,21 @@ PAGE_LIMIT = 100
 PRE_UPGRADE = "pre-upgrade:"  # stream prefix: the same category from the pre-upgrade endpoint
 # Dated futures among executions: linear `BTC-26DEC25`, inverse `BTCUSDZ25` (month code + year).
 _DATED = re.compile(r"-\d{2}[A-Z]{3}\d{2}$|USD[FGHJKMNQUVXZ]\d{2}$")
+# execType (https://bybit-exchange.github.io/docs/v5/enum#exectype): the user's own executions count,
+# liquidation takeovers (BustTrade), auto-deleveraging (AdlTrade), block trades and spread legs included;
+# a FutureSpread leg counts only on a perp symbol (its dated-future leg is not a perp).
+COUNTED = frozenset({"Trade", "BustTrade", "BlockTrade", "AdlTrade", "FutureSpread"})
+# Funding fees, settlement/delivery at expiry or delisting, positions moved between accounts, and the
+# stock-split/dividend adjustments of TradFi perps are not trades. (The split and dividend types replaced
+# CorporateAction in 2026: nautilus_bybit BybitExecType, citing the same enum page.)
+NOT_COUNTED = frozenset(
+    {"Funding", "Settle", "Delivery", "MovePosition", "CorporateAction", "ForwardSplitSettle",
+     "ReverseSplitSettle", "Dividend"}
+)  # fmt: skip
+# Query-api answers this for keys bound to IP addresses, which never expire
+# (https://bybit-exchange.github.io/docs/v5/user/apikey-info: expiredAt and deadlineDay apply "only for
+# those api key with no IP bound"; its example: "deadlineDay": -2, "expiredAt": "1970-01-01T00:00:00Z").
+NEVER_EXPIRES = "does not expire (bound to IP addresses; Bybit expires only keys without an IP whitelist)"
 _CREDENTIAL_CODES: dict[int, tuple[CredentialStatus, str]] = {
     10003: ("invalid", "the API key is invalid or was deleted"),
     10004: ("invalid", "the API secret does not match the key"),
@@ -63,12 +78,13 @@ class BybitPrivate(PrivateClient):
             raise SchemaError("bybit", "GET /v5/user/query-api", "permissions", "is not an object")
         granted = tuple(f"{group}:{p}" for group, items in sorted(permissions.items()) for p in items or [])
         can_withdraw = "Withdraw" in (permissions.get("Wallet") or [])
-        expires = result.get("expiredAt") or None
+        expires = key_expiry(result)
         return KeyCheck(
             permissions=granted or ("ReadOnly",),
             can_trade=str(result.get("readOnly")) != "1",
             can_withdraw=can_withdraw,
-            expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None,
+            expires_at=expires,
+            note=NEVER_EXPIRES if expires is None else None,
         )
 
     async def fetch_fills(self, stream: str, start: datetime, end: datetime) -> list[Fill]:
@@ -108,6 +124,18 @@ class BybitPrivate(PrivateClient):
         return body["result"]
 
 
+def key_expiry(info: dict[str, Any]) -> datetime | None:
+    """When the key expires, or None when it does not (the epoch, a negative `deadlineDay`, or no date)."""
+    raw = str(info.get("expiredAt") or "")
+    try:
+        expires = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        raise SchemaError("bybit", "GET /v5/user/query-api", "expiredAt", f"is not a date: {raw[:40]!r}") from None
+    if expires is None or expires.timestamp() <= 0 or int(info.get("deadlineDay") or 0) < 0:
+        return None
+    return expires
+
+
 def _check(path: str) -> Any:
     endpoint = f"GET {path}"
 
@@ -128,9 +156,13 @@ def _check(path: str) -> Any:
 
 
 def _fill(category: str, row: dict[str, Any], path: str = "/v5/execution/list") -> Fill | None:
-    """A perp trade; funding, delivery, settlement and dated futures are not trading volume."""
-    if row.get("execType") != "Trade" or _DATED.search(str(row.get("symbol", ""))):
+    """A perp execution of the user (see COUNTED), or None for what is not trading volume."""
+    exec_type = str(row.get("execType", ""))
+    if exec_type in NOT_COUNTED or _DATED.search(str(row.get("symbol", ""))):
         return None
+    if exec_type not in COUNTED:
+        # A type Bybit adds later is neither counted nor dropped in silence: the sync stops and says so.
+        raise SchemaError("bybit", f"GET {path}", "list[].execType", f"has an unknown value {exec_type[:40]!r}")
     try:
         # Linear: execValue is the quote (USDT/USDC) notional. Inverse: execQty counts USD contracts.
         notional = as_decimal(row["execValue"] if category == "linear" else row["execQty"])

@@ -1,8 +1,16 @@
 """Hyperliquid own fills by wallet address: `POST /info {"type": "userFillsByTime", ...}` (no secret).
 
-At most 2000 fills per answer, oldest first; the next page starts at the last fill's time (fills of the
-same millisecond come again and are dropped by id). Only the 10,000 most recent fills are served at all.
-https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint#retrieve-a-users-fills-by-time
+At most 2000 fills per answer and only the 10,000 most recent fills are served at all
+(https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint#retrieve-a-users-fills-by-time:
+"use the last returned fill timestamp as the startTime for the next request"). The order within an
+answer is undocumented, so the next page starts at the largest time seen, whatever the order; fills of
+that millisecond come again and are dropped by `tid` (with `oid`: a self-trade is two fills of one tid).
+
+What counts: main-DEX perp fills by `dir` (values seen in real answers: Open/Close Long/Short, the
+position flips `Long > Short` / `Short > Long`, `Liquidated Cross|Isolated Long|Short`,
+`Auto-Deleveraging`). Not counted: `Settlement` (positions closed when a perp is delisted), spot fills
+(`PURR/USDC`, `@107`; dir `Buy`, `Sell`, `Spot Dust Conversion`) and builder-deployed (HIP-3) perp DEXs
+(`flx:CRCL`), which perpvol's market figures leave out too.
 """
 
 from __future__ import annotations
@@ -18,6 +26,11 @@ from exchanges.private.base import ApiCredential, Fill, KeyCheck, PrivateClient,
 PAGE_CAP = 2000
 ENDPOINT = "POST /info userFillsByTime"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_COUNTED_DIRS = re.compile(
+    r"^(Open|Close) (Long|Short)$|^Long > Short$|^Short > Long$|^Liquidated (Cross|Isolated) (Long|Short)$"
+    r"|^Auto-Deleveraging$"
+)
+NOT_COUNTED_DIRS = frozenset({"Settlement", "Buy", "Sell", "Spot Dust Conversion"})
 
 
 class HyperliquidPrivate(PrivateClient):
@@ -51,7 +64,7 @@ class HyperliquidPrivate(PrivateClient):
                     fills[fill.fill_id] = fill
             if len(page) < PAGE_CAP:
                 return sorted(fills.values(), key=lambda f: f.executed_at)
-            last = from_ms(page[-1]["time"])
+            last = from_ms(max(int(row["time"]) for row in page))
             if last <= cursor:
                 # 2000 fills in one millisecond: cannot page further by time (never seen; be loud).
                 raise SchemaError("hyperliquid", ENDPOINT, "time", "does not advance between pages")
@@ -71,11 +84,18 @@ class HyperliquidPrivate(PrivateClient):
         return rows
 
 
+def is_main_perp(coin: str) -> bool:
+    """Spot is `PURR/USDC` or `@107`; a builder-DEX perp is `dex:COIN`; a main-DEX perp is its bare name."""
+    return bool(coin) and not ("/" in coin or ":" in coin or coin.startswith("@"))
+
+
 def _fill(row: dict[str, Any]) -> Fill | None:
-    coin = str(row.get("coin", ""))
-    # Spot fills are `PURR/USDC` or `@107`; builder-DEX perps (`dex:COIN`) are perps and count.
-    if "/" in coin or coin.startswith("@"):
+    coin, direction = str(row.get("coin", "")), str(row.get("dir", ""))
+    if not is_main_perp(coin) or direction in NOT_COUNTED_DIRS:
         return None
+    if not _COUNTED_DIRS.match(direction):
+        # A direction Hyperliquid adds later is neither counted nor dropped in silence: the sync says so.
+        raise SchemaError("hyperliquid", ENDPOINT, "fills[].dir", f"has an unknown value {direction[:40]!r}")
     try:
         notional = as_decimal(row["px"]) * as_decimal(row["sz"])
         # Both sides of a trade share `tid`; the order id tells a user's two addresses apart.

@@ -28,6 +28,14 @@ from exchanges.private.base import (
 
 PAGE_SIZE = 1000
 ENDPOINT = "GET /v1/fills"
+# `fill_type` (OpenAPI responses.FillType, tradeparadex/paradex-docs fern/apis/prod_rest/openapi): the
+# user's order-book fills (FILL, and RPI for Retail Price Improvement matches), liquidations and block
+# trades count. UNWIND_TRANSFER (a vault operator's position transfer; named TRANSFER before release
+# 07-22-2026) and SETTLE_MARKET (positions settled when a market expires or is delisted) are not trades.
+# `orderbook_seq_no` is 0 for every position transfer, liquidations included (spec: "0 for position
+# transfers (liquidations, settlements)"), so it cannot tell trades from transfers: `fill_type` does.
+COUNTED = frozenset({"FILL", "RPI", "LIQUIDATION", "BLOCK_TRADE"})
+NOT_COUNTED = frozenset({"UNWIND_TRANSFER", "TRANSFER", "SETTLE_MARKET"})
 
 
 def token_claims(token: str) -> dict[str, Any] | None:
@@ -100,11 +108,17 @@ def _check(body: Any, response: httpx.Response) -> None:
 
 
 def _fill(row: dict[str, Any]) -> Fill | None:
-    market = str(row.get("market", ""))
-    if not market.endswith("-PERP"):
+    market, fill_type = str(row.get("market", "")), str(row.get("fill_type", ""))
+    if fill_type in NOT_COUNTED or not market.endswith("-PERP"):
         return None  # perpetual options (BTC-USD-96000-C) and spot are not perp futures
+    if fill_type not in COUNTED:
+        # A type Paradex adds later is neither counted nor dropped in silence: the sync stops and says so.
+        raise SchemaError("paradex", ENDPOINT, "results[].fill_type", f"has an unknown value {fill_type[:40]!r}")
     try:
         notional = as_decimal(row["price"]) * as_decimal(row["size"])
-        return Fill(str(row["id"]), market, from_ms(row["created_at"]), abs(notional))
+        # The spec says the id is unique "per FillType": other types get a prefix (a FILL keeps its bare
+        # id, as stored before fill types were read).
+        fill_id = str(row["id"]) if fill_type == "FILL" else f"{fill_type}:{row['id']}"
+        return Fill(fill_id, market, from_ms(row["created_at"]), abs(notional))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise SchemaError("paradex", ENDPOINT, "results[]", f"has an unreadable fill: {exc!r}") from None
