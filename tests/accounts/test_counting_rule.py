@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
+from exchanges.errors import SchemaError
+from exchanges.private.base import ApiCredential, Fill
+from exchanges.private.bybit import NEVER_EXPIRES, BybitPrivate
+from exchanges.private.hyperliquid import HyperliquidPrivate
+from exchanges.private.paradex import ParadexPrivate
+from exchanges.private.woox import WooxPrivate
 from tests.exchanges_support import fixture_bytes, fixture_json, replay_client
-from workers.exchanges.errors import SchemaError
-from workers.exchanges.private.base import ApiCredential, Fill
-from workers.exchanges.private.bybit import NEVER_EXPIRES, BybitPrivate
-from workers.exchanges.private.hyperliquid import HyperliquidPrivate
-from workers.exchanges.private.paradex import ParadexPrivate
-from workers.exchanges.private.woox import WooxPrivate
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVhZG9ubHkifQ.c2ln"
 ADDRESS = "0x" + "ab" * 20
