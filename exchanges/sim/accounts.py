@@ -5,8 +5,11 @@ Every simulated venue shares one registry per model (`accounts_of(model)`). Fill
 Each model starts with one read-only demo account per venue (see `DEMO`), so `perpvol up --simulate`
 can be tried by pasting those values.
 
-Non-volume rows are mixed in on purpose: Bybit funding rows and dated-future trades, Hyperliquid spot
-fills, WOO X spot trades and Paradex option fills must all be left out by the clients.
+Every type the counting rule names is mixed in (README "Where every number comes from"): liquidations,
+block trades, auto-deleveraging and perp spread legs must be counted; funding, settlements and
+deliveries, position transfers, dated futures, spot/options and builder-DEX perps must be left out. Each
+venue's module turns a fill's `kind` into that venue's own row (Bybit `execType`, Paradex `fill_type`,
+Hyperliquid `dir` and coin, WOO X symbol); `VENUE_KINDS` lists which kinds a venue serves and how often.
 """
 
 from __future__ import annotations
@@ -24,7 +27,22 @@ from decimal import Decimal
 from exchanges.sim.model import SimModel
 
 COUNTED = "Trade"
-KINDS = ("Trade", "Funding", "Dated", "Spot")
+# The user's own perp executions: what the rule counts.
+COUNTED_KINDS = frozenset({"Trade", "Liquidation", "BlockTrade", "Adl", "SpreadLeg"})
+# Funding, Settlement (expiry or delisting), Transfer (a position moved), Dated (a dated future), Spot (not
+# a perp: spot, options) and BuilderDex (a Hyperliquid HIP-3 perp) are served but never volume.
+KINDS = ("Trade", "Liquidation", "BlockTrade", "Adl", "SpreadLeg", "Funding", "Settlement", "Transfer", "Dated",
+         "Spot", "BuilderDex")  # fmt: skip
+# Share of a venue's generated fills per kind (the rest are plain trades): only what the venue has.
+VENUE_KINDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "bybit": (("Liquidation", 0.02), ("BlockTrade", 0.01), ("Adl", 0.01), ("SpreadLeg", 0.02), ("Funding", 0.08),
+              ("Settlement", 0.01), ("Transfer", 0.01), ("Dated", 0.05)),
+    "woox": (("Liquidation", 0.02), ("Spot", 0.10)),
+    "hyperliquid": (("Liquidation", 0.02), ("Adl", 0.01), ("Settlement", 0.01), ("Spot", 0.08),
+                    ("BuilderDex", 0.04)),
+    "paradex": (("Liquidation", 0.02), ("BlockTrade", 0.01), ("Settlement", 0.01), ("Transfer", 0.01),
+                ("Spot", 0.08)),
+}  # fmt: skip
 BASES = (("BTC", Decimal(60000)), ("ETH", Decimal(3000)), ("SOL", Decimal(150)), ("DOGE", Decimal("0.2")))
 
 DEMO = {
@@ -52,7 +70,7 @@ class SimFill:
 
     @property
     def counts(self) -> bool:
-        return self.kind == COUNTED
+        return self.kind in COUNTED_KINDS
 
     @property
     def notional(self) -> Decimal:
@@ -74,6 +92,10 @@ class SimAccount:
     revoked: bool = False
     fills: list[SimFill] = field(default_factory=list)
     account_id: str = "0"
+    # Hyperliquid: the order of a userFillsByTime answer is undocumented; the sim serves either.
+    newest_first: bool = False
+    # WOO X: other keys of the same account, listed before this one by /v3/account/credentials.
+    other_keys: int = 0
 
     def __repr__(self) -> str:
         return f"SimAccount({self.venue}, {len(self.fills)} fills)"
@@ -104,12 +126,16 @@ class SimAccounts:
         self.demo_paradex_token = token_for("0x5e", now + timedelta(days=365))
         for venue, (key, secret) in DEMO.items():
             key = key or self.demo_paradex_token
-            demo_fills = generate_fills(model.seed, venue, key, now - timedelta(days=45), now, 20)
+            # Hyperliquid's demo trades enough for 2000-fill pages, served newest first.
+            per_day = 90 if venue == "hyperliquid" else 20
+            demo_fills = generate_fills(model.seed, venue, key, now - timedelta(days=45), now, per_day)
             if venue == "bybit":
                 # The demo account was upgraded to UTA 300 days ago: older trades are pre-upgrade.
                 upgraded = now - timedelta(days=300)
                 demo_fills += pre_upgrade_fills(model.seed, key, upgraded - timedelta(days=100), upgraded, 3)
-            self.add(venue, key, secret, fills=demo_fills)
+            demo = self.add(venue, key, secret, fills=demo_fills)
+            # WOO X's demo key sits on the second page of the account's keys.
+            demo.newest_first, demo.other_keys = venue == "hyperliquid", 30 if venue == "woox" else 0
 
     def add(
         self,
@@ -161,12 +187,7 @@ def generate_fills(seed: int, venue: str, key: str, start: datetime, end: dateti
         qty = Decimal(int(50 + 5000 * _unit(seed, key, i, "q")))  # USD contracts when inverse
         if not inverse:
             qty = (qty / price).quantize(Decimal("0.001")) or Decimal("0.001")
-        kind = KINDS[0]
-        roll = _unit(seed, key, i, "kind")
-        if roll > 0.9:
-            kind = KINDS[1] if venue == "bybit" else KINDS[3]
-        elif roll > 0.85:
-            kind = KINDS[2]
+        kind = _kind(venue, _unit(seed, key, i, "kind"))
         fills.append(
             SimFill(
                 fill_id=_fill_id(venue, seed, key, i),
@@ -183,6 +204,14 @@ def generate_fills(seed: int, venue: str, key: str, start: datetime, end: dateti
     return fills
 
 
+def _kind(venue: str, roll: float) -> str:
+    for kind, share in VENUE_KINDS.get(venue, ()):
+        if roll < share:
+            return kind
+        roll -= share
+    return COUNTED
+
+
 def pre_upgrade_fills(seed: int, key: str, start: datetime, end: datetime, per_day: float) -> list[SimFill]:
     """Bybit fills from before the account's UTA upgrade (ids distinct from its other fills)."""
     made = generate_fills(seed, "bybit", f"{key}|pre-upgrade", start, end, per_day)
@@ -196,9 +225,11 @@ def _fill_id(venue: str, seed: int, key: str, i: int) -> str:
     return str(int(digest[:15], 16))
 
 
-def fill_at(base: str, at: datetime, price: str, qty: str, fill_id: str, category: str = "linear") -> SimFill:
+def fill_at(
+    base: str, at: datetime, price: str, qty: str, fill_id: str, category: str = "linear", kind: str = COUNTED
+) -> SimFill:
     """One explicit fill (tests place fills exactly on window boundaries)."""
-    return SimFill(fill_id, fill_id, base, category, at.astimezone(UTC), Decimal(price), Decimal(qty), "Buy")
+    return SimFill(fill_id, fill_id, base, category, at.astimezone(UTC), Decimal(price), Decimal(qty), "Buy", kind)
 
 
 SIM_JWT_KEY = b"perpvol-simulator-paradex-jwt-key"

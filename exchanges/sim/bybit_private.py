@@ -60,9 +60,7 @@ def authenticate(model: SimModel, request: SimRequest) -> SimAccount:
 
 def api_key_info(model: SimModel, account: SimAccount) -> dict[str, Any]:
     trade = ["Order", "Position"] if account.can_trade else []
-    wallet = (["AccountTransfer"] if account.can_trade else []) + (
-        ["Withdraw"] if account.can_withdraw else []
-    )
+    wallet = (["AccountTransfer"] if account.can_trade else []) + (["Withdraw"] if account.can_withdraw else [])
     created = model.now() - timedelta(days=30)
     expires = account.expires_at
     return {
@@ -76,10 +74,12 @@ def api_key_info(model: SimModel, account: SimAccount) -> dict[str, Any]:
             "Options": [], "Derivatives": [], "CopyTrading": [], "BlockTrade": [], "Exchange": [],
             "NFT": [], "Affiliate": [], "Earn": [],
         },
-        "ips": ["*"],
+        # A key without an expiry is bound to IP addresses, and Bybit answers as its apikey-info example
+        # does: the epoch and a negative deadlineDay (expiry applies only to keys without an IP whitelist).
+        "ips": ["203.0.113.7"] if expires is None else ["*"],
         "type": 1,
-        "deadlineDay": max(0, (expires - model.now()).days) if expires else -1,
-        "expiredAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else "",
+        "deadlineDay": max(0, (expires - model.now()).days) if expires else -2,
+        "expiredAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else "1970-01-01T00:00:00Z",
         "createdAt": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "unified": 0,
         "uta": 1,
@@ -110,14 +110,10 @@ def executions(model: SimModel, account: SimAccount, query: Any, pre_upgrade: bo
     elif end < 0:
         end = start + WEEK_MS
     if end - start > WEEK_MS or end < start:
-        raise BybitPrivateError(
-            10001, "params error: the range of startTime and endTime must be within 7 days"
-        )
+        raise BybitPrivateError(10001, "params error: the range of startTime and endTime must be within 7 days")
     offset = _cursor(query.get("cursor"))
     chosen = [
-        f
-        for f in account.fills
-        if f.pre_upgrade == pre_upgrade and _category(f) == category and start <= f.ms <= end
+        f for f in account.fills if f.pre_upgrade == pre_upgrade and _category(f) == category and start <= f.ms <= end
     ]
     chosen.sort(key=lambda f: (f.ms, f.fill_id), reverse=True)
     page = chosen[offset : offset + limit]
@@ -140,22 +136,40 @@ def _cursor(raw: str | None) -> int:
     return int(match.group(1))
 
 
+# A fill's kind as Bybit's execType (docs v5/enum#exectype). Settlement is `Delivery` for linear (a
+# position closed at delisting) and `Settle` for inverse futures; a dated future is a `Trade` on a dated
+# symbol, or the dated leg of a spread (`FutureSpread`) when sold.
+EXEC_TYPES = {
+    "Trade": "Trade", "Liquidation": "BustTrade", "BlockTrade": "BlockTrade", "Adl": "AdlTrade",
+    "SpreadLeg": "FutureSpread", "Funding": "Funding", "Transfer": "MovePosition", "Dated": "Trade",
+}  # fmt: skip
+
+
+def exec_type(f: SimFill) -> str:
+    if f.kind == "Settlement":
+        return "Settle" if f.category == "inverse" else "Delivery"
+    if f.kind == "Dated" and f.side == "Sell":
+        return "FutureSpread"
+    return EXEC_TYPES[f.kind]
+
+
 def _row(f: SimFill, seq: int) -> dict[str, Any]:
     inverse = f.category == "inverse"
-    if f.kind == "Dated":
+    if f.kind == "Dated" or (f.kind == "Settlement" and inverse):
         symbol = f"{f.base}-27MAR26" if not inverse else f"{f.base}USDH26"
     else:
         symbol = f"{f.base}USD" if inverse else f"{f.base}USDT"
     value = (f.qty / f.price).quantize(Decimal("0.00000001")) if inverse else f.price * f.qty
     fee = (value * Decimal("0.00055")).quantize(Decimal("0.00000001"))
+    block = f"block-{f.order_id}" if f.kind == "BlockTrade" else ""
     return {
         "symbol": symbol, "orderType": "Market", "underlyingPrice": "", "orderLinkId": "", "side": f.side,
         "indexPrice": "", "orderId": f.order_id, "stopOrderType": "UNKNOWN", "leavesQty": "0",
         "execTime": str(f.ms), "feeCurrency": "", "isMaker": False, "execFee": _s(fee), "feeRate": "0.00055",
-        "execId": f.fill_id, "tradeIv": "", "blockTradeId": "", "markPrice": _s(f.price),
+        "execId": f.fill_id, "tradeIv": "", "blockTradeId": block, "markPrice": _s(f.price),
         "execPrice": _s(f.price), "markIv": "", "orderQty": _s(f.qty), "orderPrice": _s(f.price),
-        "execValue": _s(value), "execType": "Trade" if f.kind in ("Trade", "Dated") else "Funding",
-        "execQty": _s(f.qty), "closedSize": "", "seq": 4688002127 + seq,
+        "execValue": _s(value), "execType": exec_type(f), "execQty": _s(f.qty), "closedSize": "",
+        "seq": 4688002127 + seq, "execFeeV2": "",
     }  # fmt: skip
 
 

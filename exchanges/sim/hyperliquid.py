@@ -229,7 +229,10 @@ class HyperliquidSim:
         end = end if end is not None else _ms(self.model.now())
         account = accounts_of(self.model).get(self.venue, user)
         served = account.sorted_fills()[-FILLS_SERVED:] if account else []
+        # The oldest 2000 of the window, in an order the docs leave open: the account says which.
         chosen = [f for f in served if start <= f.ms <= end][:FILLS_CAP]
+        if account is not None and account.newest_first:
+            chosen.reverse()
         return SimResponse(200, [_fill_json(f) for f in chosen], self._headers())
 
     # --- units --------------------------------------------------------------------------------
@@ -247,14 +250,33 @@ class HyperliquidSim:
         return amount.quantize(step, ROUND_HALF_EVEN)
 
 
+def _coin_and_dir(f: SimFill) -> tuple[str, str]:
+    """A fill's kind as Hyperliquid's coin and `dir`: spot is `@107`, a builder-DEX perp `flx:BASE`."""
+    buy = f.side == "Buy"
+    long_or_short = "Long" if buy else "Short"
+    if f.kind == "Spot":
+        return "@107", "Buy" if buy else "Sell"
+    if f.kind == "BuilderDex":
+        return f"flx:{f.base}", f"Open {long_or_short}"
+    if f.kind == "Liquidation":
+        # The liquidated side sells a long or buys back a short.
+        return f.base, f"Liquidated {'Cross' if f.ms % 2 else 'Isolated'} {'Short' if buy else 'Long'}"
+    direction = {"Adl": "Auto-Deleveraging", "Settlement": "Settlement"}.get(f.kind)
+    if direction is None and f.kind != "Trade":
+        raise ValueError(f"Hyperliquid has no fill of kind {f.kind}")
+    # A buy opens a long or closes a short; a sell the other way round.
+    trade = f"Open {long_or_short}" if int(f.fill_id) % 3 else f"Close {'Short' if buy else 'Long'}"
+    return f.base, direction or trade
+
+
 def _fill_json(f: SimFill) -> dict[str, Any]:
-    coin = f.base if f.counts else "@107"
+    coin, direction = _coin_and_dir(f)
     buy = f.side == "Buy"
     return {
         "closedPnl": "0.0",
         "coin": coin,
         "crossed": True,
-        "dir": ("Open Long" if buy else "Open Short") if f.counts else ("Buy" if buy else "Sell"),
+        "dir": direction,
         "hash": "0x" + f.fill_id.rjust(64, "0")[-64:],
         "oid": int(f.order_id),
         "px": _text(f.price),
@@ -287,6 +309,5 @@ def _candle_request_problem(req: dict[str, Any]) -> str:
 
 def _margin_tables() -> list[Any]:
     return [
-        [lev, {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": lev}]}]
-        for lev in (50, 10, 3)
+        [lev, {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": lev}]}] for lev in (50, 10, 3)
     ]

@@ -76,7 +76,7 @@ class WooxSim:
         try:
             account = private.authenticate(self.model, request)
             if request.path == "/v3/account/credentials":
-                data = private.credentials(self.model, account)
+                data = private.credentials(self.model, account, request.query)
             else:
                 data = private.transactions(self.model, account, request.query)
         except private.WooxPrivateError as exc:

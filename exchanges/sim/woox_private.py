@@ -4,9 +4,12 @@ Signature (developer.woox.io, V3 authentication): hex HMAC-SHA256(secret, timest
 path-with-query + body), headers `x-api-key`, `x-api-timestamp`, `x-api-signature`.
 `GET /v3/account/credentials` lists the account's keys with their permissions; `GET
 /v3/trade/transactionHistory` pages the account's trades (`page`, `limit`). Sim choices where the docs
-are silent: at most 500 rows a page, at most 90 days a query (ccxt's values), newest first,
+are silent: `limit` up to 500 is accepted but at most 100 rows come back a page (ccxt's recorded answer
+says `recordsPerPage` 100; the docs' example 25), at most 90 days a query (ccxt's value), newest first,
 `executedTimestamp` as a string of seconds with milliseconds as real answers have it, timestamps more
-than 300 s off answer -1002 like a bad signature.
+than 300 s off answer -1002 like a bad signature. Keys are listed 25 a page (the documented default)
+whatever `size` asks, so a client must follow `meta` for keys too. A liquidation execution is a PERP row
+like any trade; spot rows are `SPOT_…`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from exchanges.sim.model import SimModel
 
 PATHS = ("/v3/account/credentials", "/v3/trade/transactionHistory")
 MAX_LIMIT = 500
+ROWS_PER_PAGE = 100
+KEYS_PER_PAGE = 25
 MAX_RANGE_MS = 90 * 86_400_000
 INVALID = "API key or secret is invalid, it may because key have insufficient permission or the key is expired/revoked."
 
@@ -51,12 +56,23 @@ def authenticate(model: SimModel, request: SimRequest) -> SimAccount:
     return account
 
 
-def credentials(model: SimModel, account: SimAccount) -> dict[str, Any]:
+def credentials(model: SimModel, account: SimAccount, query: Any) -> dict[str, Any]:
+    try:
+        page = int(query.get("page") or 1)
+    except ValueError:
+        raise WooxPrivateError(400, -1005, "page must be an integer") from None
     permissions = ["READ"] + (["TRADE"] if account.can_trade else []) + (["WITHDRAWAL"] if account.can_withdraw else [])
-    expires = int(account.expires_at.timestamp() * 1000) if account.expires_at else None
-    mine = {"apiKey": account.key, "permissions": permissions, "status": "ENABLE", "expirationTime": expires}
-    other = {"apiKey": "OtherKeyOfTheSameAccount==", "permissions": ["READ", "TRADE"], "status": "ENABLE"}
-    return {"rows": [other, mine]}
+    user = int(account.account_id)
+    keys: list[dict[str, Any]] = [
+        {"accountName": "Main", "userId": user, "apiKey": f"OtherKey{n:04d}==", "permissions": ["READ", "TRADE"]}
+        for n in range(account.other_keys)
+    ]
+    mine: dict[str, Any] = {"accountName": "Main", "userId": user, "apiKey": account.key, "permissions": permissions}
+    if account.expires_at:
+        mine["expirationTime"] = int(account.expires_at.timestamp() * 1000)
+    keys.append(mine)
+    rows = keys[(page - 1) * KEYS_PER_PAGE : page * KEYS_PER_PAGE]
+    return {"rows": rows, "meta": {"total": len(keys), "recordsPerPage": KEYS_PER_PAGE, "currentPage": page}}
 
 
 def transactions(model: SimModel, account: SimAccount, query: Any) -> dict[str, Any]:
@@ -71,8 +87,9 @@ def transactions(model: SimModel, account: SimAccount, query: Any) -> dict[str, 
         raise WooxPrivateError(400, -1005, f"limit must be 1..{MAX_LIMIT} and page at least 1")
     chosen = [f for f in account.fills if start <= f.ms <= end]
     chosen.sort(key=lambda f: (f.ms, f.fill_id), reverse=True)
-    rows = [_row(f) for f in chosen[(page - 1) * limit : page * limit]]
-    meta = {"total": len(chosen), "recordsPerPage": limit, "currentPage": page}
+    per_page = min(limit, ROWS_PER_PAGE)
+    rows = [_row(f) for f in chosen[(page - 1) * per_page : page * per_page]]
+    meta = {"total": len(chosen), "recordsPerPage": per_page, "currentPage": page}
     return {"rows": rows, "meta": meta}
 
 

@@ -30,8 +30,11 @@ class KeyOut(BaseModel):
     key: str = Field(description="The last four characters only, e.g. `…9f3a`")
     permissions: list[str] = Field(description="As the venue names them")
     status: str = Field(description="ok, expired, revoked, invalid, permission or error")
-    status_detail: str | None
-    expires_at: str | None
+    status_detail: str | None = Field(description="What the venue said, e.g. that a key does not expire")
+    expires_at: str | None = Field(
+        description="When the venue will expire the key; null when it does not (a Bybit key bound to IP "
+        "addresses, a wallet address) or the venue does not say"
+    )
     created_at: str | None
     last_sync_at: str | None
     last_sync_error: str | None = Field(description="Why the last sync stopped; the next run resumes")
