@@ -116,9 +116,9 @@ def _fill(row: dict[str, Any]) -> Fill | None:
         raise SchemaError("paradex", ENDPOINT, "results[].fill_type", f"has an unknown value {fill_type[:40]!r}")
     try:
         notional = as_decimal(row["price"]) * as_decimal(row["size"])
-        # The spec says the id is unique "per FillType": other types get a prefix (a FILL keeps its bare
-        # id, as stored before fill types were read).
-        fill_id = str(row["id"]) if fill_type == "FILL" else f"{fill_type}:{row['id']}"
-        return Fill(fill_id, market, from_ms(row["created_at"]), abs(notional))
+        # The spec calls `id` unique "per FillType"; two types sharing an id would be two sides of one
+        # trade (a liquidated account's LIQUIDATION, its counterparty's FILL), never both in one account's
+        # fills. The bare id is also what was stored before types were read, so no fill is stored twice.
+        return Fill(str(row["id"]), market, from_ms(row["created_at"]), abs(notional))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise SchemaError("paradex", ENDPOINT, "results[]", f"has an unreadable fill: {exc!r}") from None
