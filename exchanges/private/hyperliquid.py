@@ -2,15 +2,17 @@
 
 At most 2000 fills per answer and only the 10,000 most recent fills are served at all
 (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint#retrieve-a-users-fills-by-time:
-"use the last returned fill timestamp as the startTime for the next request"). The order within an
-answer is undocumented, so the next page starts at the largest time seen, whatever the order; fills of
+"To query larger ranges, use the last returned timestamp as the next startTime for pagination"). The
+order within an answer is undocumented, so the next page starts at the largest time seen; fills of
 that millisecond come again and are dropped by `tid` (with `oid`: a self-trade is two fills of one tid).
 
 What counts: main-DEX perp fills by `dir` (values seen in real answers: Open/Close Long/Short, the
 position flips `Long > Short` / `Short > Long`, `Liquidated Cross|Isolated Long|Short`,
 `Auto-Deleveraging`). Not counted: `Settlement` (positions closed when a perp is delisted), spot fills
 (`PURR/USDC`, `@107`; dir `Buy`, `Sell`, `Spot Dust Conversion`) and builder-deployed (HIP-3) perp DEXs
-(`flx:CRCL`), which perpvol's market figures leave out too.
+(`flx:CRCL`: `dex:COIN`, the dex named by perpDexs,
+https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals#retrieve-all-perpetual-dexs),
+which perpvol's market figures leave out too.
 """
 
 from __future__ import annotations

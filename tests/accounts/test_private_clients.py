@@ -5,9 +5,9 @@ dated-future row added in the same shape); Bybit pre-upgrade/execution/list from
 (v5/pre-upgrade/execution: a Funding row) plus a Trade row in the same shape; Hyperliquid from the
 info-endpoint docs' userFills example (plus a spot fill); Paradex fills from the OpenAPI example (plus a
 perpetual-option fill) and the 401 body from exchanges.md; WOO X transactionHistory rows in ccxt's V3 field
-names with the seconds-string `executedTimestamp` real answers carry. WOO X /v3/account/credentials is
-*unverified*: its shape here (`rows[].apiKey`, `permissions`) is the simulator's assumption, and the client
-fails loudly (SchemaError) when the key is not listed rather than guess.
+names with the seconds-string `executedTimestamp` real answers carry. WOO X /v3/account/credentials in the
+shape of its docs' example (developer.woox.io/api-reference/endpoint/account/credentials: `rows[].apiKey`,
+`permissions`, `meta`); the client fails loudly (SchemaError) when no page lists the key rather than guess.
 """
 
 from __future__ import annotations
