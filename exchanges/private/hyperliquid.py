@@ -26,6 +26,10 @@ from exchanges.errors import SchemaError
 from exchanges.private.base import ApiCredential, Fill, KeyCheck, PrivateClient, from_ms, ms
 
 PAGE_CAP = 2000
+# A time-range answer may also stop at 500 ("Responses that take a time range will only return 500
+# elements", info-endpoint intro): paging continues after any answer that long, so whichever cap the
+# venue applies, the next request (from the largest time seen) is what says there is no more.
+SMALLEST_CAP = 500
 ENDPOINT = "POST /info userFillsByTime"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _COUNTED_DIRS = re.compile(
@@ -64,11 +68,11 @@ class HyperliquidPrivate(PrivateClient):
                 fill = _fill(row)
                 if fill is not None and start <= fill.executed_at < end:
                     fills[fill.fill_id] = fill
-            if len(page) < PAGE_CAP:
+            if len(page) < SMALLEST_CAP:
                 return sorted(fills.values(), key=lambda f: f.executed_at)
             last = from_ms(max(int(row["time"]) for row in page))
             if last <= cursor:
-                # 2000 fills in one millisecond: cannot page further by time (never seen; be loud).
+                # A full answer within one millisecond: cannot page further by time (never seen; be loud).
                 raise SchemaError("hyperliquid", ENDPOINT, "time", "does not advance between pages")
             cursor = last
 

@@ -146,15 +146,17 @@ async def test_hyperliquid_an_unknown_direction_stops_the_sync_instead_of_guessi
         await client.fetch_fills("fills", start, start + timedelta(days=1))
 
 
-def _hl_venue(fills: list[dict[str, Any]], newest_first: bool, calls: list[int]) -> Callable[..., httpx.Response]:
-    """userFillsByTime as documented: the oldest 2000 fills with time in [startTime, endTime], in the order
+def _hl_venue(
+    fills: list[dict[str, Any]], newest_first: bool, calls: list[int], cap: int = 2000
+) -> Callable[..., httpx.Response]:
+    """userFillsByTime as documented: the oldest `cap` fills with time in [startTime, endTime], in the order
     given (which the docs do not state)."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         calls.append(body["startTime"])
         inside = [f for f in fills if body["startTime"] <= f["time"] <= body["endTime"]]
-        page = sorted(inside, key=lambda f: f["time"])[:2000]
+        page = sorted(inside, key=lambda f: f["time"])[:cap]
         return _json(list(reversed(page)) if newest_first else page)
 
     return handler
@@ -181,7 +183,17 @@ async def test_hyperliquid_pages_by_the_largest_time_seen_in_either_order(newest
     got = await client.fetch_fills("fills", start, start + timedelta(days=1))
     assert len(got) == 4500 and len({f.fill_id for f in got}) == 4500
     assert _total(got) == Decimal(21) * 4500
-    assert len(calls) == 3 and calls == sorted(calls)
+    assert len(calls) == 4 and calls == sorted(calls)  # the 4th answer, under 500 fills, says it was all
+
+
+async def test_hyperliquid_keeps_paging_when_answers_stop_at_500_fills() -> None:
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    fills = _hl_fills(1800, int(start.timestamp() * 1000) + 5)
+    calls: list[int] = []
+    venue = _hl_venue(fills, False, calls, cap=500)
+    client = HyperliquidPrivate(replay_client("hyperliquid", venue), ApiCredential(ADDRESS))
+    got = await client.fetch_fills("fills", start, start + timedelta(days=1))
+    assert len(got) == 1800 and _total(got) == Decimal(21) * 1800
 
 
 # --- WOO X -------------------------------------------------------------------------------------
