@@ -8,3 +8,11 @@ DELETE FROM user_fills WHERE exchange = 'hyperliquid' AND symbol LIKE '%:%';
 -- Every stream re-syncs its venue's whole lookback at its next run; stored fills stay, and fills fetched
 -- again are dropped by their venue id, so nothing counts twice.
 DELETE FROM fill_sync_cursors;
+
+-- Bybit keys bound to IP addresses never expire; Bybit answers "1970-01-01T00:00:00Z" for them, which
+-- was stored as their expiry.
+UPDATE credentials
+SET expires_at = NULL,
+    status_detail = COALESCE(status_detail,
+        'does not expire (bound to IP addresses; Bybit expires only keys without an IP whitelist)')
+WHERE exchange = 'bybit' AND expires_at <= TIMESTAMPTZ '1970-01-02 00:00:00+00';

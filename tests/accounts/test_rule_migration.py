@@ -13,11 +13,12 @@ import pytest
 
 from core.records import Fill
 from core.security import CredentialCipher
+from exchanges.private.bybit import NEVER_EXPIRES
 from exchanges.sim.accounts import accounts_of, fill_at
 from exchanges.sim.app import SimulatorApp
 from storage.db import database_name, drop_database, ensure_database, with_database
 from storage.migrate import DEFAULT_MIGRATIONS_DIR, migrate
-from storage.queries import fills
+from storage.queries import credentials, fills
 from tests.accounts.conftest import SECRET, days_ago
 from tests.accounts.support import new_user, store_credential
 from tests.exchanges_support import SIM_NOW
@@ -69,3 +70,19 @@ async def test_builder_dex_fills_go_and_every_stream_syncs_its_lookback_again(
     assert (await sync_credential(deps, bybit)).error is None
     assert await fills.select_own_total(old_pool, user, "bybit") == account.expected_usd() == Decimal(6000)
     assert await fills.select_cursor(old_pool, bybit, "linear") == SIM_NOW
+
+
+async def test_ip_bound_bybit_keys_saved_with_the_epoch_expiry_no_longer_expire(old_pool: asyncpg.Pool) -> None:
+    cipher = await load_cipher(old_pool, SECRET)
+    user = await new_user(old_pool, "epoch@example.com")
+    ip_bound = await store_credential(old_pool, cipher, user, "bybit", "EpochKey0001", "s")
+    dated = await store_credential(old_pool, cipher, user, "bybit", "DatedKey0001", "s")
+    await old_pool.execute("UPDATE credentials SET expires_at = 'epoch' WHERE id = $1", ip_bound)
+    await old_pool.execute("UPDATE credentials SET expires_at = '2027-01-01Z' WHERE id = $1", dated)
+
+    await migrate(old_pool)
+
+    row = await credentials.select_credential(old_pool, user, ip_bound)
+    assert row is not None and row.expires_at is None and row.status_detail == NEVER_EXPIRES
+    row = await credentials.select_credential(old_pool, user, dated)
+    assert row is not None and row.expires_at is not None and row.status_detail is None
