@@ -244,3 +244,20 @@ async def test_woox_key_check_finds_a_key_on_the_second_page_of_keys() -> None:
     check = await client.check_key()
     assert check.permissions == ("READ",) and check.read_only
     assert [r.url.params["page"] for r in seen] == ["1", "2"]
+
+
+async def test_woox_reads_meta_in_snake_case_and_refuses_a_venue_that_repeats_a_page() -> None:
+    pages = {p: fixture_json("woox", f"private_transaction_history_page{p}.json") for p in ("1", "2")}
+    for body in pages.values():
+        meta = body["data"]["meta"]
+        body["data"]["meta"] = {"total": meta["total"], "records_per_page": 25, "current_page": meta["currentPage"]}
+    client = WooxPrivate(
+        replay_client("woox", lambda r: _json(pages[r.url.params["page"]])),
+        ApiCredential("AbmyVJGUpN064ks5ELjLfA==", "s"),
+    )
+    start = datetime(2025, 7, 9, tzinfo=UTC)
+    assert _total(await client.fetch_fills("fills", start, start + timedelta(days=1))) == Decimal("27758.75050")
+    # A venue that ignores `page` and answers page 1 again is an error, not an endless loop.
+    client = WooxPrivate(replay_client("woox", lambda r: _json(pages["1"])), ApiCredential("k", "s"))
+    with pytest.raises(SchemaError, match="page 2 repeats page 1"):
+        await client.fetch_fills("fills", start, start + timedelta(days=1))
