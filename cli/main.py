@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from cli.commands import accounts_args
 from core.records import EXCHANGES, Exchange
-from core.venues import parse_exchange
+from core.venues import DEFAULT_URLS, parse_exchange
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault", action="append", default=[], metavar="SPEC", help="inject a fault")
     sim.add_argument("--no-rate-limit", action="store_true", help="do not enforce the venues' rate limits")
     sim.add_argument("--history-days", type=int, default=800, help="days of history (default 800)")
+    # `perpvol up --simulate` points perpvol at the simulator itself: its export hint would only confuse.
+    sim.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
 
     up = sub.add_parser(
         "up",
@@ -135,11 +137,32 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--days", type=int, default=None, help="days back (default PERPVOL_HISTORY_DAYS, 730)"
     )
+    add_simulate(backfill)
 
     stat = sub.add_parser("status", help="venue health, backfill progress and row counts")
     stat.add_argument("--json", action="store_true", help="print one JSON document")
-    accounts_args.add_parsers(sub)
+    add_simulate(stat)
+    accounts_args.add_parsers(sub, add_simulate)
     return parser
+
+
+def add_simulate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="use the simulated data (default: the data of the `perpvol up` running on PERPVOL_DATA_DIR, "
+        "else PERPVOL_DATA_MODE)",
+    )
+
+
+def follow(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The data mode (and simulator) of the instance running on this data dir, unless told otherwise."""
+    from storage.embedded import follow_instance
+
+    followed, note = follow_instance(settings, args.simulate)
+    if note:
+        print(f"perpvol: {note}", file=sys.stderr)
+    return followed
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -220,26 +243,35 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> None:
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     url = f"http://{args.host}:{sock.getsockname()[1]}"
-    print(f"perpvol simulator (seed {args.seed}) serving Bybit, WOO X, Hyperliquid and Paradex at {url}")
-    print(f"  export PERPVOL_BYBIT_URL={url} PERPVOL_WOOX_URL={url} \\")
-    print(f"         PERPVOL_HYPERLIQUID_URL={url} PERPVOL_PARADEX_URL={url}", flush=True)
+    if not args.quiet:
+        print(f"perpvol simulator (seed {args.seed}) serving Bybit, WOO X, Hyperliquid and Paradex at {url}")
+        print(f"  export PERPVOL_BYBIT_URL={url} PERPVOL_WOOX_URL={url} \\")
+        print(f"         PERPVOL_HYPERLIQUID_URL={url} PERPVOL_PARADEX_URL={url}", flush=True)
     asyncio.run(simulator.serve(app, sock))
+
+
+def _web_port(args: argparse.Namespace, settings: Settings) -> int:
+    """--port, checked here rather than by argparse so a bad one is a single line, not usage + error."""
+    if args.port is None:
+        return settings.port
+    if not 1 <= args.port <= 65535:
+        fail(f"--port {args.port} is not a port number (1-65535)")
+    port: int = args.port
+    return port
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands.run import run_up
 
-    _storage_errors(
-        lambda: run_up(
-            settings, args.host or settings.host, args.port or settings.port, args.simulate, args.seed
-        )
-    )
+    port = _web_port(args, settings)
+    _storage_errors(lambda: run_up(settings, args.host or settings.host, port, args.simulate, args.seed))
 
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
-    from cli.commands.run import child_env
+    from cli.commands.run import check_port, child_env
 
-    host, port = args.host or settings.host, args.port or settings.port
+    host, port = args.host or settings.host, _web_port(args, settings)
+    _storage_errors(lambda: check_port(host, port))
     with _resolved(settings) as resolved:
         if args.server == "granian":
             from granian import Granian
@@ -287,6 +319,13 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> None:
     if args.days is not None and not 1 <= args.days <= 3650:
         fail("--days must be between 1 and 3650")
     exchanges = (args.exchange,) if args.exchange else EXCHANGES
+    settings = follow(args, settings)
+    if settings.simulated and any(settings.venue_url(v) == url for v, url in DEFAULT_URLS.items()):
+        # Simulated data must come from the simulator, never from a real venue.
+        fail(
+            f"no simulated instance is running on {settings.data_dir}: start `perpvol up --simulate` "
+            "first (or point PERPVOL_*_URL at `perpvol sim`)"
+        )
     with _resolved(settings) as resolved:
         failed = _storage_errors(lambda: asyncio.run(run_backfill(resolved, exchanges, args.days)))
     raise SystemExit(1 if failed else 0)
@@ -297,7 +336,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
 
     from cli.commands.status import print_status, read_status
 
-    with _resolved(settings) as resolved:
+    with _resolved(follow(args, settings)) as resolved:
         doc = _storage_errors(lambda: asyncio.run(read_status(resolved)))
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -308,7 +347,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_accounts(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands import accounts
 
-    raise SystemExit(_storage_errors(lambda: accounts.run(args, settings)))
+    followed = follow(args, settings)
+    raise SystemExit(_storage_errors(lambda: accounts.run(args, followed)))
 
 
 T = TypeVar("T")
@@ -331,10 +371,13 @@ def _storage_errors(action: Callable[[], T]) -> T:
     """Turn storage problems into one clear line instead of a traceback."""
     import asyncpg
 
+    from cli.commands.run import StartError
     from storage.migrate import MigrationError
 
     try:
         return action()
+    except StartError as exc:
+        fail(str(exc), code=1)
     except MigrationError as exc:
         fail(str(exc))
     except (OSError, asyncpg.PostgresError) as exc:

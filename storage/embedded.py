@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from core.venues import DEFAULT_URLS
 from storage.db import dsn_for_mode, with_database
 
 REAL_DB = "perpvol"
@@ -65,12 +66,35 @@ def _registry(settings: Settings) -> Path:
     return Path(settings.data_dir) / "embedded.json"
 
 
+@dataclass(frozen=True)
+class Instance:
+    """What a running `perpvol up` recorded about itself in `<data dir>/embedded.json`."""
+
+    pid: int
+    data_mode: str
+    # The venues' base URLs (the simulator's, when simulated), so `backfill` reaches the same source.
+    venue_urls: dict[str, str]
+    # Only for servers that instance embeds; configured ones come from each process's own settings.
+    database_url: str | None
+    redis_url: str | None
+
+
 def publish_services(settings: Settings, services: Services) -> None:
-    """Let `perpvol status` & co. in other shells use the embedded servers this process runs."""
+    """Let `perpvol status` & co. in other shells follow this instance: its data mode and venue URLs,
+    and the embedded servers it runs (if any)."""
     path = _registry(settings)
-    # The real-data database name: readers derive the simulated one with dsn_for_mode, as we do.
-    database_url = with_database(services.database_url, REAL_DB)
-    doc = {"pid": os.getpid(), "database_url": database_url, "redis_url": services.redis_url}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc: dict[str, Any] = {
+        "pid": os.getpid(),
+        "data_mode": settings.data_mode,
+        "venue_urls": {venue: settings.venue_url(venue) for venue in DEFAULT_URLS},
+        "database_url": None,
+        "redis_url": None,
+    }
+    if services.embedded:
+        # The real-data database name: readers derive the simulated one with dsn_for_mode, as we do.
+        doc["database_url"] = with_database(services.database_url, REAL_DB)
+        doc["redis_url"] = services.redis_url
     # The Redis URL carries the embedded server's password: only this user may read it.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -87,14 +111,57 @@ def unpublish_services(settings: Settings) -> None:
         pass
 
 
-def running_services(settings: Settings) -> tuple[str, str] | None:
-    """URLs of embedded servers another live perpvol process (e.g. `up`) already runs, if any."""
+def running_instance(settings: Settings) -> Instance | None:
+    """The live `perpvol up` on this data dir, if any (a record left by a killed one is ignored)."""
     try:
         doc = json.loads(_registry(settings).read_text())
-        os.kill(int(doc["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
+        pid = int(doc["pid"])
+        os.kill(pid, 0)
+        urls = doc.get("venue_urls") or {}
+        return Instance(
+            pid=pid,
+            data_mode=str(doc.get("data_mode") or "real"),
+            venue_urls={str(k): str(v) for k, v in urls.items()},
+            database_url=str(doc["database_url"]) if doc.get("database_url") else None,
+            redis_url=str(doc["redis_url"]) if doc.get("redis_url") else None,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return str(doc["database_url"]), str(doc["redis_url"])
+
+
+def running_services(settings: Settings) -> tuple[str, str] | None:
+    """URLs of embedded servers another live perpvol process (e.g. `up`) already runs, if any."""
+    instance = running_instance(settings)
+    if instance is None or instance.database_url is None or instance.redis_url is None:
+        return None
+    return instance.database_url, instance.redis_url
+
+
+def follow_instance(settings: Settings, simulate: bool) -> tuple[Settings, str | None]:
+    """The settings a one-shot command (`status`, `backfill`, `user`, `rotate-secret`) should use: those
+    of the instance running on this data dir unless the user chose (--simulate or PERPVOL_DATA_MODE).
+
+    Returns the settings and a one-line note when the user reads real data while a simulated instance
+    runs (an empty status next to a busy dashboard would otherwise look broken)."""
+    instance = running_instance(settings)
+    if simulate:
+        mode = "simulated"
+    elif "data_mode" in settings.model_fields_set or instance is None:
+        mode = settings.data_mode
+    else:
+        mode = instance.data_mode
+    update: dict[str, Any] = {"data_mode": mode}
+    if instance is not None and instance.data_mode == mode == "simulated":
+        for venue, url in instance.venue_urls.items():
+            if f"{venue}_url" not in settings.model_fields_set and venue in DEFAULT_URLS:
+                update[f"{venue}_url"] = url
+    note = None
+    if instance is not None and instance.data_mode == "simulated" and mode == "real":
+        note = (
+            f"note: a simulated instance (pid {instance.pid}) is running on {settings.data_dir}; "
+            "this is real data (add --simulate for the simulated data)"
+        )
+    return settings.model_copy(update=update), note
 
 
 def start_services(settings: Settings) -> Services:

@@ -4,12 +4,14 @@ crypto and the queries."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import Any
 
 NEW_SECRET_ENV = "PERPVOL_NEW_SECRET_KEY"
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Any, add_simulate: Callable[[argparse.ArgumentParser], None]) -> None:
     """`perpvol user create EMAIL` and `perpvol rotate-secret` (run by cli/commands/accounts.py)."""
     user = sub.add_parser("user", help="manage user accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -20,7 +22,8 @@ def add_parsers(sub: Any) -> None:
     )
     create.add_argument("email")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    sub.add_parser(
+    add_simulate(create)
+    rotate = sub.add_parser(
         "rotate-secret",
         help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
         description="Reads the current secret from APP_SECRET_KEY and the new one from "
@@ -28,3 +31,4 @@ def add_parsers(sub: Any) -> None:
         "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
         "restart the web app and workers.",
     )
+    add_simulate(rotate)
