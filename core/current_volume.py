@@ -17,6 +17,10 @@ from typing import Any
 from core.documents import Change24hDoc, CurrentVolumeDoc, PublicVolumeDoc, VenueDoc
 from core.venues import LABELS, VENUES
 
+# Why there is no total when no venue counts (`no_data_reason`); the pages and the widget show it.
+NO_VENUE_REACHABLE = "cannot reach any exchange"
+NO_FIGURE_YET = "no figures yet: the first poll has not finished"
+ALL_STALE = "every venue's figure is stale"
 # The venues as plain names, in display order (pages and documents list them this way).
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
@@ -86,7 +90,9 @@ def build_current(
         "simulated": data_mode == "simulated",
         "window": "rolling_24h",
         "unit": "USD",
-        "total_usd": str(total),
+        # null, never "0", when no venue counts: a zero would read as "nothing traded".
+        "total_usd": str(total) if fresh else None,
+        "no_data_reason": None if fresh else no_data_reason(venues),
         "complete": len(fresh) == len(venues),
         "excluded": [v["exchange"] for v in venues if v not in fresh],
         "estimated": any(v["estimated"] for v in fresh),
@@ -95,6 +101,17 @@ def build_current(
     if previous is not None:
         doc["change_24h"] = _change(venues, fresh, previous)
     return doc
+
+
+def no_data_reason(venues: list[VenueDoc]) -> str:
+    """Why no venue counts: every polled venue failing (network, proxy, firewall), none polled yet, or
+    all figures too old (e.g. no worker running)."""
+    failing = [v for v in venues if v["error"] and v["error"] != "no data yet"]
+    if failing and all(v in failing or v["error"] == "no data yet" for v in venues):
+        return NO_VENUE_REACHABLE
+    if all(v["volume_usd"] is None for v in venues):
+        return NO_FIGURE_YET
+    return ALL_STALE
 
 
 def _usd(venue: VenueDoc) -> Decimal:
@@ -163,6 +180,7 @@ def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> 
         "window": fresh["window"],
         "unit": fresh["unit"],
         "total_usd": fresh["total_usd"],
+        "no_data_reason": fresh["no_data_reason"],
         "complete": fresh["complete"],
         "estimated": fresh["estimated"],
         "excluded": fresh["excluded"],

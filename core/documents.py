@@ -53,7 +53,9 @@ class CurrentVolumeDoc(TypedDict):
     simulated: bool
     window: Literal["rolling_24h"]
     unit: Literal["USD"]
-    total_usd: str
+    # null (never "0") when no venue counts; no_data_reason then says why.
+    total_usd: str | None
+    no_data_reason: str | None
     complete: bool
     excluded: list[str]
     estimated: bool
@@ -82,7 +84,8 @@ class PublicVolumeDoc(TypedDict):
     simulated: bool
     window: Literal["rolling_24h"]
     unit: Literal["USD"]
-    total_usd: str
+    total_usd: str | None
+    no_data_reason: str | None
     complete: bool
     estimated: bool
     excluded: list[str]

@@ -61,8 +61,10 @@ def current_document(results: list[VenueResult], as_of: datetime) -> dict[str, A
                 ],
             }
         )
-    total = sum((r.snapshot.total_usd for r in results if r.snapshot), Decimal(0))
-    return {"as_of": _iso(as_of), "total_usd": str(total), "exchanges": venues}
+    answered = [r.snapshot.total_usd for r in results if r.snapshot]
+    # null when no venue answered: "0" would read as "nothing traded".
+    total = str(sum(answered, Decimal(0))) if answered else None
+    return {"as_of": _iso(as_of), "total_usd": total, "exchanges": venues}
 
 
 def print_current(results: list[VenueResult], as_of: datetime, out: TextIO) -> None:
@@ -77,10 +79,13 @@ def print_current(results: list[VenueResult], as_of: datetime, out: TextIO) -> N
             f"  as of {_iso(r.snapshot.as_of)}{est}\n"
         )
         out.write(f"  {'':<12} source: {r.snapshot.source}\n")
-    total = sum((r.snapshot.total_usd for r in results if r.snapshot), Decimal(0))
+    answered = [r.snapshot.total_usd for r in results if r.snapshot]
     failed = [r.exchange for r in results if r.snapshot is None]
+    if not answered:
+        out.write(f"\n  {'total':<12} {'no data':>24}  (no venue answered: check the network or proxy)\n")
+        return
     note = f"  (excludes failed: {', '.join(failed)})" if failed else ""
-    out.write(f"\n  {'total':<12} {_usd(total):>24}{note}\n")
+    out.write(f"\n  {'total':<12} {_usd(sum(answered, Decimal(0))):>24}{note}\n")
 
 
 async def fetch_history(

@@ -10,10 +10,17 @@
     });
   }
 
-  document.addEventListener("htmx:sseOpen", function () { setLive("open", "Live"); });
+  // The feed being up is not enough for "Live": with no venue counted there is nothing live to show.
+  function setFeedUp() {
+    var total = document.querySelector("[data-venue-health]");
+    if (total && total.dataset.venueHealth === "none") setLive("degraded", "Live feed · no venue data");
+    else setLive("open", "Live");
+  }
+
+  document.addEventListener("htmx:sseOpen", setFeedUp);
   document.addEventListener("htmx:sseError", function () { setLive("error", "Reconnecting…"); });
   document.addEventListener("htmx:sseMessage", function (event) {
-    setLive("open", "Live");
+    setFeedUp();
     var stamp = document.querySelector("[data-last-update]");
     if (stamp) stamp.dataset.lastUpdate = String(Date.now());
   });

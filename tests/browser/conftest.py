@@ -60,7 +60,7 @@ def _wait_for_data(base: str, process: subprocess.Popen[bytes], log: Path) -> No
         try:
             current = get_json(f"{base}/api/volume/current")
             health = get_json(f"{base}/api/exchanges")
-            if current["total_usd"] != "0" and any(v["history_last_day"] for v in health["exchanges"]):
+            if current["total_usd"] is not None and any(v["history_last_day"] for v in health["exchanges"]):
                 return
         except OSError:
             pass

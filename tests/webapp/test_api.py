@@ -57,8 +57,20 @@ async def test_current_volume_without_data_lists_every_venue_as_stale(client: Cl
     doc = await get_json(client, "/api/volume/current")
     assert [v["exchange"] for v in doc["exchanges"]] == ["bybit", "woox", "hyperliquid", "paradex"]
     assert all(v["stale"] and v["volume_usd"] is None for v in doc["exchanges"])
-    assert doc["total_usd"] == "0" and doc["complete"] is False
+    assert doc["total_usd"] is None and doc["complete"] is False
+    assert doc["no_data_reason"] == "no figures yet: the first poll has not finished"
     assert doc["window"] == "rolling_24h" and doc["unit"] == "USD" and doc["served_from"] == "database"
+
+
+async def test_current_volume_when_every_venue_fails_has_a_null_total_and_says_no_exchange_is_reachable(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    now = datetime.now(UTC)
+    for exchange in ("bybit", "woox", "hyperliquid", "paradex"):
+        await status.record_failure(db, exchange, now, f"{exchange}: [Errno -2] Name or service not known")
+    doc = await get_json(client, "/api/volume/current")
+    assert doc["total_usd"] is None and doc["excluded"] == ["bybit", "woox", "hyperliquid", "paradex"]
+    assert doc["no_data_reason"] == "cannot reach any exchange"
 
 
 async def test_current_volume_sums_fresh_venues_and_lists_top_markets(

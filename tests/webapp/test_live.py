@@ -50,8 +50,8 @@ async def test_two_web_processes_both_receive_one_published_update(
             app_two.test_client().websocket("/ws/live-volume") as ws_two,
         ):
             # Each connection gets the state at once (built from PostgreSQL at start-up: nothing yet).
-            assert (await receive_volume(ws_one))["data"]["total_usd"] == "0"
-            assert (await receive_volume(ws_two))["data"]["total_usd"] == "0"
+            assert (await receive_volume(ws_one))["data"]["total_usd"] is None
+            assert (await receive_volume(ws_two))["data"]["total_usd"] is None
             await store_snapshot(db, "paradex", "77.7")
             await refresh_current(db, redis, settings)
             for ws in (ws_one, ws_two):
@@ -212,7 +212,7 @@ async def test_asgi_fast_path_websocket_gets_latest_then_updates_and_ends_on_dis
         served = asyncio.create_task(wrapped(scope, inbox.get, outbox.put))
         assert (await asyncio.wait_for(outbox.get(), WAIT))["type"] == "websocket.accept"
         first = json.loads((await asyncio.wait_for(outbox.get(), WAIT))["text"])
-        assert first["type"] == "volume" and first["data"]["total_usd"] == "0"
+        assert first["type"] == "volume" and first["data"]["total_usd"] is None
         await store_snapshot(db, "hyperliquid", "9")
         await refresh_current(db, redis, settings)
         update = json.loads((await asyncio.wait_for(outbox.get(), WAIT))["text"])

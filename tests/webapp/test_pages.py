@@ -104,6 +104,37 @@ async def test_overview_shows_no_figure_rather_than_zero_when_no_venue_counts(cl
     assert "$0.00" not in html
 
 
+async def test_overview_when_no_exchange_answers_shows_the_reason_a_banner_and_marks_the_venues_down(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    now = datetime.now(UTC)
+    for exchange in ("bybit", "woox", "hyperliquid", "paradex"):
+        await status.record_failure(db, exchange, now, f"{exchange}: name or service not known")
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        html = await text(test_app.test_client(), "/")
+    assert 'id="no-venue-banner" role="alert"' in html
+    assert "check the network or proxy, or try <code>./run up --simulate</code>" in html
+    assert '<p id="no-data-reason" class="text-sm font-medium">No data: cannot reach any exchange</p>' in html
+    # The live indicator reads this: the feed may be up, but no venue is.
+    assert 'data-venue-health="none"' in html
+    assert "$0.00" not in html
+
+
+async def test_overview_with_a_venue_counted_has_no_unreachable_banner(client: Client, db: asyncpg.Pool) -> None:
+    await seed_current(db)
+    html = await text(client, "/")
+    assert "no-venue-banner" not in html and "no-data-reason" not in html
+    assert 'data-venue-health="partial"' in html
+
+
+async def test_history_without_any_stored_day_says_no_data_rather_than_zero(client: Client) -> None:
+    html = await text(client, "/history?range=30d&granularity=daily", HX)
+    total = html[html.index('id="history-total"') :]
+    total = total[: total.index("</dd>")]
+    assert "no data" in total and "$0" not in total
+
+
 async def test_overview_shows_a_stale_venue_with_its_age_and_error(client: Client, db: asyncpg.Pool) -> None:
     await seed_current(db)
     html = await text(client, "/")

@@ -153,7 +153,11 @@ def test_stale_flags_are_rejudged_as_figures_age() -> None:
     fresh = public_doc(doc, now=fetched + timedelta(seconds=30), stale_seconds=120)
     old = public_doc(doc, now=fetched + timedelta(seconds=500), stale_seconds=120)
     assert (fresh["total_usd"], fresh["exchanges"][0]["stale"]) == ("10", False)
-    assert (old["total_usd"], old["exchanges"][0]["stale"], old["excluded"][0]) == ("0", True, "bybit")
+    assert (old["total_usd"], old["exchanges"][0]["stale"], old["excluded"][0]) == (None, True, "bybit")
+    assert old["no_data_reason"] == "every venue's figure is stale" and fresh["no_data_reason"] is None
+    failing = {**venue, "error": "bybit: connection refused"}
+    down = public_doc({**doc, "exchanges": [failing]}, now=fetched + timedelta(seconds=30), stale_seconds=120)
+    assert (down["total_usd"], down["no_data_reason"]) == (None, "cannot reach any exchange")
 
 
 async def test_loaded_at_startup_from_redis_when_postgres_is_down(settings: Settings, redis: Any) -> None:

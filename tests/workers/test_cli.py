@@ -135,3 +135,21 @@ def test_sim_help_documents_every_fault() -> None:
     for kind in ("latency", "timeout", "throttle", "error5xx", "malformed", "truncated", "missing_field"):
         assert kind in result.stdout
     assert "Retry-After" in result.stdout
+
+
+def test_fetch_current_when_no_venue_answers_prints_no_data_never_a_zero_total() -> None:
+    env = dict(os.environ)
+    for venue in ("BYBIT", "WOOX", "HYPERLIQUID", "PARADEX"):
+        env[f"PERPVOL_{venue}_URL"] = "http://127.0.0.1:1"  # nothing listens: connection refused
+    env["PERPVOL_HTTP_TIMEOUT"] = "5"
+    text = subprocess.run(
+        [*PERPVOL, "fetch", "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert text.returncode == 1
+    assert "$0.00" not in text.stdout
+    last = text.stdout.rstrip().splitlines()[-1].split()
+    assert last[:3] == ["total", "no", "data"] and "(no venue answered: check the network or proxy)" in text.stdout
+    doc = subprocess.run(
+        [*PERPVOL, "fetch", "current", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(doc.stdout)["total_usd"] is None

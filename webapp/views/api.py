@@ -87,7 +87,15 @@ class CurrentVolume(BaseModel):
     simulated: bool
     window: str = Field(description="rolling_24h")
     unit: str = Field(description="USD")
-    total_usd: str
+    total_usd: str | None = Field(
+        description="Sum over the venues that are not stale (decimal string); null, never 0, when no venue "
+        "counts: no_data_reason says why"
+    )
+    no_data_reason: str | None = Field(
+        default=None,
+        description="Why total_usd is null: 'cannot reach any exchange', 'no figures yet: …' or "
+        "'every venue's figure is stale'; null when there is a total",
+    )
     complete: bool
     excluded: list[str]
     estimated: bool

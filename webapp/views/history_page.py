@@ -95,7 +95,8 @@ class HistoryData:
     """The period documents, and each venue's exact total over them (summed before any formatting)."""
 
     periods: list[PeriodDoc]
-    venue_totals: dict[str, Decimal]
+    # None for a venue with no stored day in the range: no figure, never a zero.
+    venue_totals: dict[str, Decimal | None]
 
 
 async def load_history(pool: asyncpg.Pool, state: HistoryState, today: date) -> HistoryData:
@@ -107,23 +108,29 @@ async def load_history(pool: asyncpg.Pool, state: HistoryState, today: date) -> 
         lagging = await dash.select_lagging_markets(conn, cutoff, state.exchanges)
     pending = dash.pending_by_period(lagging, [(key, min(last, cutoff)) for key, _, last in spans])
     found = {(r.period_start, r.exchange): r for r in rows}
-    totals = {name: Decimal(0) for name in state.exchanges}
+    totals: dict[str, Decimal | None] = {name: None for name in state.exchanges}
     for key, _, _ in spans:
         for name in state.exchanges:
             row = found.get((key, name))
             if row is not None and row.volume_usd is not None:
-                totals[name] += row.volume_usd
+                totals[name] = (totals[name] or Decimal(0)) + row.volume_usd
     periods = [period_document(span, state.exchanges, found, pending) for span in spans]
     return HistoryData(periods, totals)
 
 
 def history_summary(data: HistoryData) -> dict[str, Any]:
     """The figures above the table: the range's total, each venue's total and share, incomplete periods."""
-    grand = sum(data.venue_totals.values(), Decimal(0))
+    stored = [v for v in data.venue_totals.values() if v is not None]
+    # No stored day at all is "no data", not a total of $0 (which would read as "nothing traded").
+    grand = sum(stored, Decimal(0)) if stored else None
     return {
-        "total_usd": money(grand),
+        "total_usd": money(grand) if grand is not None else None,
         "venues": [
-            {"exchange": n, "volume_usd": money(v), "share": money(v / grand) if grand else None}
+            {
+                "exchange": n,
+                "volume_usd": money(v) if v is not None else None,
+                "share": money(v / grand) if v is not None and grand else None,
+            }
             for n, v in data.venue_totals.items()
         ],
         "gaps": sum(1 for p in data.periods if not p["complete"]),

@@ -48,7 +48,7 @@ async def overview_context(pool: asyncpg.Pool, doc: CurrentVolumeDoc) -> dict[st
         markets = await snapshots.select_top_markets(pool, TOP_MARKETS)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         markets = []
-    total = Decimal(doc["total_usd"])
+    total = Decimal(doc["total_usd"]) if doc["total_usd"] is not None else None
     return {
         "doc": doc,
         "top_markets": [

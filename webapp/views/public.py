@@ -61,7 +61,13 @@ class PublicVolume(BaseModel):
     simulated: bool
     window: str = Field(description="Always rolling_24h: each venue's trailing 24 hours")
     unit: str = Field(description="Always USD (USDT/USDC counted as USD)")
-    total_usd: str = Field(description="Sum over the venues that are not stale, as a decimal string")
+    total_usd: str | None = Field(
+        description="Sum over the venues that are not stale, as a decimal string; null (never 0) when no "
+        "venue counts, with the reason in no_data_reason"
+    )
+    no_data_reason: str | None = Field(
+        default=None, description="Why total_usd is null (e.g. 'cannot reach any exchange'); null otherwise"
+    )
     complete: bool = Field(description="False when any venue is left out of the total (see excluded)")
     estimated: bool = Field(description="True when any summed figure had to be derived, not read directly")
     excluded: list[str]
