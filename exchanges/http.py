@@ -122,6 +122,8 @@ class VenueClient:
             timeout=self.policy.timeout,
             transport=transport,
             headers={"User-Agent": "perpvol/0.1", "Accept": "application/json", **(headers or {})},
+            # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY from the environment, as curl does.
+            trust_env=True,
         )
 
     async def aclose(self) -> None:

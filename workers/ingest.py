@@ -32,6 +32,42 @@ BACKFILL_JOB = DAILY_BACKFILL
 CHUNK_DAYS_CAP = 1000
 
 
+# A venue that keeps failing the same way is logged once, then as a count this often, then "recovered".
+REPEAT_SUMMARY_SECONDS = 300.0
+
+
+@dataclass
+class FailureLog:
+    """Condenses identical poll failures: without network, four venues every 15 s would otherwise print
+    the same lines forever. First failure: logged in full. Same error again: counted, and the count is
+    logged every REPEAT_SUMMARY_SECONDS. A different error is logged at once. Success after failures:
+    one "recovered" line with how many failures it ended."""
+
+    summary_seconds: float = REPEAT_SUMMARY_SECONDS
+    _last: dict[str, tuple[str, datetime, int, int]] = field(default_factory=dict)
+
+    def failed(self, exchange: str, error: str, now: datetime) -> None:
+        previous = self._last.get(exchange)
+        if previous is None or previous[0] != error:
+            log.warning("poll %s failed: %s", exchange, error)
+            total = previous[3] + 1 if previous else 1
+            self._last[exchange] = (error, now, 0, total)
+            return
+        _, since, unreported, total = previous
+        unreported, total = unreported + 1, total + 1
+        if (now - since).total_seconds() >= self.summary_seconds:
+            minutes = round((now - since).total_seconds() / 60)
+            log.warning("poll %s failed %d more times in %d min (same error): %s", exchange, unreported, minutes, error)
+            self._last[exchange] = (error, now, 0, total)
+        else:
+            self._last[exchange] = (error, since, unreported, total)
+
+    def succeeded(self, exchange: str) -> None:
+        previous = self._last.pop(exchange, None)
+        if previous is not None:
+            log.warning("poll %s recovered after %d failed polls", exchange, previous[3])
+
+
 @dataclass
 class Deps:
     settings: Settings
@@ -41,6 +77,7 @@ class Deps:
     worker_id: str
     lease_retry_seconds: float = 10.0
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    failures: FailureLog = field(default_factory=FailureLog)
 
 
 async def poll_current(deps: Deps, exchange: Exchange) -> bool:
@@ -52,7 +89,7 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
     try:
         snapshot = await deps.connectors[exchange].fetch_current()
     except ExchangeError as exc:
-        log.warning("poll %s failed: %s", exchange, exc)
+        deps.failures.failed(exchange, str(exc), taken_at)
         async with deps.pool.acquire() as conn:
             await status.record_failure(conn, exchange, taken_at, str(exc))
         ok = False
@@ -60,6 +97,7 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
         async with deps.pool.acquire() as conn, conn.transaction():
             await snapshots.insert_snapshot(conn, snapshot, taken_at)
             await status.record_success(conn, exchange, taken_at)
+        deps.failures.succeeded(exchange)
         ok = True
     await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
     return ok

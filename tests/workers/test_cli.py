@@ -6,8 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -153,3 +157,64 @@ def test_fetch_current_when_no_venue_answers_prints_no_data_never_a_zero_total()
         [*PERPVOL, "fetch", "current", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert json.loads(doc.stdout)["total_usd"] is None
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain-HTTP forward proxy: records each absolute-form request and relays it to the simulator."""
+
+    seen: ClassVar[list[str]] = []
+    upstream: ClassVar[str] = ""
+
+    def _relay(self) -> None:
+        type(self).seen.append(f"{self.command} {self.path}")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        target = urlsplit(self.path)
+        path = target.path + (f"?{target.query}" if target.query else "")
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
+        answer = httpx.request(self.command, self.upstream + path, content=body, headers=headers, timeout=10)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = _relay
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_venues_are_reached_through_the_proxy_named_in_http_proxy_and_no_proxy_bypasses_it(sim_url: str) -> None:
+    _ForwardProxy.upstream, _ForwardProxy.seen = sim_url, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    for venue in ("BYBIT", "WOOX", "HYPERLIQUID", "PARADEX"):
+        # Only the proxy can reach these: .invalid names never resolve.
+        env[f"PERPVOL_{venue}_URL"] = f"http://{venue.lower()}.perpvol.invalid"
+    env.update({"HTTP_PROXY": f"http://127.0.0.1:{server.server_address[1]}", "PERPVOL_HTTP_TIMEOUT": "5"})
+    try:
+        proxied = subprocess.run(
+            [*PERPVOL, "fetch", "current", "--exchange", "woox", "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proxied.returncode == 0, proxied.stderr
+        assert json.loads(proxied.stdout)["exchanges"][0]["ok"] is True
+        assert any(line.startswith("GET http://woox.perpvol.invalid/") for line in _ForwardProxy.seen)
+        _ForwardProxy.seen.clear()
+        bypassed = subprocess.run(
+            [*PERPVOL, "fetch", "current", "--exchange", "woox", "--json"],
+            cwd=ROOT,
+            env={**env, "NO_PROXY": ".invalid"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert bypassed.returncode == 1 and _ForwardProxy.seen == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -282,3 +282,24 @@ async def _poll_with_retry(deps: ingest.Deps, exchange: Exchange) -> bool:
         except dead_connection_errors:
             await asyncio.sleep(0.1)
     return False
+
+
+async def test_repeated_identical_poll_failures_are_logged_once_then_counted_then_recovered(
+    make_deps: DepsFactory, sim: SimulatorApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    deps = make_deps("w1")
+    clock = [SIM_NOW]
+    deps.now = lambda: clock[0]
+    sim.faults.append(Fault(kind="error5xx", venue="woox"))
+    caplog.set_level("WARNING", logger="perpvol.ingest")
+    for step in range(21):  # every 15 s for 5 minutes: the same error each time
+        clock[0] = SIM_NOW + timedelta(seconds=15 * step)
+        assert not await ingest.poll_current(deps, "woox")
+    sim.faults.clear()
+    clock[0] += timedelta(seconds=15)
+    assert await ingest.poll_current(deps, "woox")
+    lines = [r.getMessage() for r in caplog.records if r.name == "perpvol.ingest"]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("poll woox failed: ") and "HTTP 503" in lines[0]
+    assert lines[1].startswith("poll woox failed 20 more times in 5 min (same error): ")
+    assert lines[2] == "poll woox recovered after 21 failed polls"
