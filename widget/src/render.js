@@ -4,6 +4,9 @@
 import { addDecimals, formatCompact, formatFull } from "./format.js";
 
 const TITLE = "24h perp volume";
+// The dashboard's venue colours (webapp/charts.py VENUE_COLORS), so a bar reads the same in both places.
+const VENUE_COLORS = { bybit: "#E69F00", woox: "#0072B2", hyperliquid: "#009E73", paradex: "#CC79A7" };
+const NO_DATA = "no data";
 const LONG_TITLE = "Perpetual futures volume, rolling 24 hours";
 
 function h(tag, props, ...children) {
@@ -30,10 +33,14 @@ export function summarize(state, { exchanges, staleMs, now = Date.now() }) {
   const fresh = venues.filter((v) => !v.stale && v.volume_usd != null);
   const missing = venues.filter((v) => !fresh.includes(v)).map((v) => v.label || v.exchange);
   const total = exchanges ? addDecimals(fresh.map((v) => v.volume_usd)) : doc.total_usd;
+  // No venue counted: say "no data" and why (the server's no_data_reason), never a figure.
+  const noData = fresh.length === 0 || total == null;
   return {
     venues,
     fresh,
     total,
+    noData,
+    reason: noData ? doc.no_data_reason || "no venue has a fresh figure" : null,
     partial: exchanges ? missing.length > 0 : doc.complete === false,
     missing,
     simulated: doc.simulated === true || doc.data_mode === "simulated",
@@ -57,7 +64,7 @@ function tags(s) {
 // The sentence a screen reader (and the hover title) gets for the whole widget.
 function describe(s) {
   return [
-    `${LONG_TITLE}: ${formatFull(s.total)}`,
+    s.noData ? `${LONG_TITLE}: ${NO_DATA} (${s.reason})` : `${LONG_TITLE}: ${formatFull(s.total)}`,
     s.simulated && "simulated data",
     s.estimated && "partly estimated",
     s.partial && `partial, leaves out ${s.missing.join(", ")}`,
@@ -80,7 +87,7 @@ export function render(state, { layout, api, ...options }) {
   if (!state.doc) return placeholder(layout, state, api);
   if (options.account) return renderAccount(state, layout, api, options);
   const s = summarize(state, options);
-  const off = s.offline || s.stale ? " off" : "";
+  const off = s.offline || s.stale || s.noData ? " off" : "";
   const label = describe(s);
   const dot = h("span", { class: "dot", "aria-hidden": "true" });
   if (layout !== "card") {
@@ -90,16 +97,21 @@ export function render(state, { layout, api, ...options }) {
       { ...attrs, title: label, "aria-label": label },
       dot,
       h("span", { class: "k" }, TITLE),
-      h("b", { class: "v" }, formatCompact(s.total)),
+      h("b", { class: "v" }, s.noData ? NO_DATA : formatCompact(s.total)),
       ...tags(s),
     );
   }
-  const full = formatFull(s.total);
+  const full = s.noData ? NO_DATA : formatFull(s.total);
   return h(
     "section",
     { class: `w card${off}`, "aria-label": LONG_TITLE },
     h("header", null, dot, h("span", { class: "k" }, TITLE), ...tags(s)),
-    h("p", { class: "v", role: "img", title: label, "aria-label": `Total ${full}` }, formatCompact(s.total)),
+    h(
+      "p",
+      { class: "v", role: "img", title: label, "aria-label": `Total ${full}` },
+      s.noData ? NO_DATA : formatCompact(s.total),
+    ),
+    s.noData && h("p", { class: "why" }, s.reason),
     h("ul", null, ...s.venues.map((v) => venueRow(v, s))),
     h(
       "footer",
@@ -116,6 +128,7 @@ function venueRow(v, s) {
   const bar = h("i");
   const share = fresh && Number(s.total) > 0 ? (Number(v.volume_usd) / Number(s.total)) * 100 : 0;
   bar.style.width = `${share.toFixed(1)}%`; // CSSOM, allowed under a strict style-src
+  if (VENUE_COLORS[v.exchange]) bar.style.background = VENUE_COLORS[v.exchange];
   const note = v.error ? `stale: ${v.error}` : "stale: no fresh figure";
   return h(
     "li",

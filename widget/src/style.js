@@ -33,6 +33,7 @@ li{display:grid;grid-template-columns:6.5em 1fr 5.5em;align-items:center;gap:8px
 .bar{height:6px;border-radius:3px;background:var(--bd);overflow:hidden}
 .bar i{display:block;height:100%;background:var(--ac)}
 .x{text-align:right;font-variant-numeric:tabular-nums}
+.why{margin:-6px 0 8px;color:var(--wfg)}
 li.st .x{color:var(--wfg)}
 .own li{grid-template-columns:1fr auto}
 footer{margin-top:8px;color:var(--mu);font-size:11px}

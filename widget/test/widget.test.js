@@ -85,6 +85,9 @@ test("card layout lists venues; partial when the document is incomplete; total i
   const bybit = root.querySelector("li.st .x");
   assert.equal(bybit.title, "stale: HTTP 503");
   assert.equal(root.querySelectorAll("li .bar i")[2].style.width, "54%");
+  // Each venue's bar in the dashboard's colour for it (Hyperliquid #009E73, WOO X #0072B2).
+  assert.equal(root.querySelectorAll("li .bar i")[2].style.background, "rgb(0, 158, 115)");
+  assert.equal(root.querySelectorAll("li .bar i")[1].style.background, "rgb(0, 114, 178)");
   assert.equal(root.querySelector("time").getAttribute("datetime"), "2025-01-02T03:04:05Z");
   assert.equal(root.querySelector("footer a").getAttribute("href"), `${API}/`);
   p.close();
@@ -245,5 +248,27 @@ test("options can change after rendering; removing the widget stops its feed", a
   assert.equal(p.clock.timers.size, 2, "the old feed stopped: one poll timer and one ticker left");
   el.remove();
   assert.equal(p.clock.timers.size, 0);
+  p.close();
+});
+
+test("no venue counted: the badge and the card say no data and why, never a figure", async () => {
+  const down = (exchange, label) => ({ ...venue(exchange, label, null, null, true), error: "unreachable" });
+  const empty = doc({
+    total_usd: null,
+    no_data_reason: "cannot reach any exchange",
+    complete: false,
+    excluded: ["bybit", "woox", "hyperliquid", "paradex"],
+    exchanges: [down("bybit", "Bybit"), down("woox", "WOO X"), down("hyperliquid", "Hyperliquid"), down("paradex", "Paradex")],
+  });
+  const p = await page(`${tag()}${tag('data-layout="card"')}`);
+  p.server.doc = empty;
+  await p.clock.advance(30000);
+  const [badge, card] = p.widgets();
+  assert.equal(shadow(badge).querySelector(".v").textContent, "no data");
+  assert.match(shadow(badge).querySelector("a").getAttribute("aria-label"), /no data \(cannot reach any exchange\)/);
+  assert.ok(shadow(badge).querySelector("a").className.includes("off"), "the live dot must not pulse");
+  assert.equal(shadow(card).querySelector(".v").textContent, "no data");
+  assert.equal(shadow(card).querySelector(".why").textContent, "cannot reach any exchange");
+  assert.ok(!text(badge).includes("$0") && !text(card).includes("$0"));
   p.close();
 });
