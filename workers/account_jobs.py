@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from storage.queries import users
+from storage.queries import credentials, users
 from workers import account_sync
 
 log = logging.getLogger("perpvol.account_jobs")
@@ -21,7 +21,16 @@ async def _deps(ctx: dict[str, Any]) -> account_sync.SyncDeps | None:
     deps = ctx["deps"]  # ingest.Deps: the worker's settings and pool
     secret = deps.settings.app_secret_key
     if secret is None:
-        log.warning("APP_SECRET_KEY is not set: users' fills are not synced")
+        # Only news when someone saved keys (most installs, and every simulated run, have none), and
+        # only once per worker: the sync runs every 10 minutes.
+        waiting = await credentials.select_syncable_ids(deps.pool)
+        if waiting and not ctx.get("secret_note_given"):
+            log.warning(
+                "note: APP_SECRET_KEY is not set, so %d saved exchange key(s) are not synced; "
+                "set it to the secret they were saved with",
+                len(waiting),
+            )
+            ctx["secret_note_given"] = True
         return None
     cipher = await account_sync.load_cipher(deps.pool, secret.get_secret_value())
     return account_sync.SyncDeps(deps.settings, deps.pool, cipher)

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import asyncpg
+import pytest
 
 from core.security import token_hash
 from core.settings import Settings
 from storage.queries import users
-from tests.accounts.support import new_user
+from tests.accounts.conftest import SECRET
+from tests.accounts.support import new_user, store_credential
 from workers import account_jobs
+from workers.account_sync import load_cipher
 from workers.worker import worker_settings
 
 
@@ -37,3 +40,20 @@ async def test_delete_expired_sessions_keeps_live_ones(db: asyncpg.Pool) -> None
     assert await db.fetchval("SELECT count(*) FROM sessions") == 1
     assert await users.select_session_user(db, token_hash("live"), now) is not None
     assert await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db)}) == 0
+
+
+async def test_a_missing_app_secret_key_is_noted_once_and_only_when_saved_keys_wait(
+    db: asyncpg.Pool, acc_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="perpvol.account_jobs")
+    ctx = {"deps": SimpleNamespace(settings=acc_settings.model_copy(update={"app_secret_key": None}), pool=db)}
+    assert await account_jobs.sync_account_fills(ctx) == {}
+    assert caplog.records == [], "nobody saved a key: nothing to say"
+    cipher = await load_cipher(db, SECRET)
+    await store_credential(db, cipher, await new_user(db, "keys@example.com"), "bybit", "KEY1")
+    for _ in range(3):
+        assert await account_jobs.sync_account_fills(ctx) == {}
+    assert [r.getMessage() for r in caplog.records] == [
+        "note: APP_SECRET_KEY is not set, so 1 saved exchange key(s) are not synced; "
+        "set it to the secret they were saved with"
+    ]

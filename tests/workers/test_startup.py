@@ -193,7 +193,7 @@ def test_status_and_user_follow_a_running_simulated_instance_and_say_so_when_ask
         up.send_signal(signal.SIGINT)
         out, err = up.communicate(timeout=60)
     assert up.returncode == 0, err
-    assert "export PERPVOL" not in out + err
+    assert "export PERPVOL" not in out + err and "APP_SECRET_KEY" not in out + err
     assert processes_of(tmp_path) == []
     assert not (tmp_path / "embedded.json").exists()
 
