@@ -204,3 +204,24 @@ async def _users(dsn: str) -> list[str]:
         return [row["email"] for row in await conn.fetch("SELECT email FROM users ORDER BY id")]
     finally:
         await conn.close()
+
+
+def test_status_imports_neither_the_web_app_nor_charts_http_or_crypto(
+    tmp_path: Path, db_dsn: str, redis_url: str
+) -> None:
+    # What makes `perpvol status` slow is importing what it never uses (Altair alone costs seconds).
+    probe = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "try:\n    main(['status', '--json'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'webapp', 'altair', 'vl_convert', 'quart', 'httpx', 'argon2', 'cryptography', 'granian',"
+        " 'exchanges'}\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    env = _env(tmp_path, DATABASE_URL=db_dsn, REDIS_URL=redis_url)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout[: result.stdout.index("LOADED")])["data_mode"] == "real"
+    assert result.stdout.rstrip().endswith("LOADED []"), result.stdout[-300:]
