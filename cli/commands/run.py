@@ -237,6 +237,25 @@ def cli_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
 
+def wait_until_listening(web: Child, host: str, port: int, timeout: float = 60.0) -> None:
+    """Announce the URL only once it answers: a user who opens it at once must not get "refused"."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert web.process is not None
+        code = web.process.poll()
+        if code is not None:
+            web.wait_for_output()
+            why = f": {web.last_line}" if web.last_line else ""
+            raise StartError(f"web exited with {code} while starting{why}")
+        try:
+            with socket.create_connection((target, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise StartError(f"web did not listen on {host}:{port} within {timeout:g}s")
+
+
 def _sigterm_as_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -275,8 +294,9 @@ def run_up(settings: Settings, host: str, port: int, simulate: bool, seed: int) 
                 cli_argv("sim", "--port", str(sim_port), "--seed", str(seed), "--quiet"),
                 dict(os.environ),
             )
-        supervisor.add("web", cli_argv("web", "--host", host, "--port", str(port)))
+        web = supervisor.add("web", cli_argv("web", "--host", host, "--port", str(port)))
         supervisor.add("worker", cli_argv("worker"))
+        wait_until_listening(web, host, port)
         label = " with SIMULATED data" if resolved.simulated else ""
         print(f"perpvol: running{label} at http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
         supervisor.watch()
