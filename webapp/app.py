@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from pydantic import BaseModel
-from quart import Quart, jsonify
-from quart_schema import QuartSchema, document_response
+from quart import Quart, current_app, jsonify, render_template_string
+from quart_schema import QuartSchema, document_response, hide
 from quart_schema.openapi import OpenAPIProvider
 from redis.asyncio import Redis
 from werkzeug.routing import Rule
@@ -36,6 +36,30 @@ from webapp.views.widget import widget_bp
 log = logging.getLogger(__name__)
 
 SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"
+# quart-schema's own page has no doctype, <html>, language or charset: browsers render it in quirks mode.
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{{ title }}</title>
+  <link rel="stylesheet" href="{{ swagger_css_url }}">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{{ swagger_js_url }}"></script>
+  <script>
+    SwaggerUIBundle({
+      deepLinking: true,
+      dom_id: "#swagger-ui",
+      layout: "BaseLayout",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+      url: "{{ url_for('openapi') }}"
+    });
+  </script>
+</body>
+</html>
+"""
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 
 
@@ -47,7 +71,7 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     app.config["PERPVOL"] = settings
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = f"{SWAGGER_UI}/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = f"{SWAGGER_UI}/swagger-ui.css"
-    QuartSchema(
+    _Schema(
         app,
         info={"title": "perpvol API", "version": "1", "description": _API_DESCRIPTION},
         redoc_ui_path=None,
@@ -82,6 +106,19 @@ class Health(BaseModel):
 
 # The JSON API is what /docs describes; HTML pages, forms and static files are not part of it.
 DOCUMENTED_PREFIXES = ("/api/", "/public/", "/healthz")
+
+
+class _Schema(QuartSchema):
+    """quart-schema, serving /docs as a complete HTML document (DOCS_PAGE)."""
+
+    @hide
+    async def swagger_ui(self) -> str:
+        return await render_template_string(
+            DOCS_PAGE,
+            title=self.info.title if self.info else "perpvol API",
+            swagger_js_url=current_app.config["QUART_SCHEMA_SWAGGER_JS_URL"],
+            swagger_css_url=current_app.config["QUART_SCHEMA_SWAGGER_CSS_URL"],
+        )
 
 
 class _OpenAPI(OpenAPIProvider):

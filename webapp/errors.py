@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, ValidationError
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
@@ -60,6 +60,19 @@ def validation_detail(exc: Exception) -> Any:
     return str(exc)
 
 
+# Machine surfaces answer JSON whatever the client accepts: a script that mistypes a path gets a body it
+# can parse.
+JSON_PREFIXES = ("/api/", "/public/", "/openapi.json", "/healthz", "/readyz", "/ws/", "/live/", "/widget", "/static/")
+
+
+def wants_html_page() -> bool:
+    """A browser asking for a page (not the API, not a client that prefers JSON)."""
+    if request.path.startswith(JSON_PREFIXES) or request.headers.get("HX-Request"):
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
+
+
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def _api_error(exc: ApiError) -> Response:
@@ -72,6 +85,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
+        if status == 404 and wants_html_page():
+            html = await render_template("pages/not_found.html", path=request.path)
+            return Response(html, status=404, mimetype="text/html")
         name = (exc.name or "error").lower().replace(" ", "_")
         allowed = getattr(exc, "valid_methods", None)
         headers = {"Allow": ", ".join(allowed)} if allowed else {}

@@ -262,6 +262,33 @@ def pages_args(**values: str) -> object:
     return MultiDict(values)
 
 
+# ---- not found, /docs ----
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+async def test_a_mistyped_page_url_in_a_browser_gets_an_html_404_in_the_site_layout(client: Client) -> None:
+    response = await client.get("/histroy", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    html = await response.get_data(as_text=True)
+    assert html.startswith("<!doctype html>") and '<nav aria-label="Main"' in html
+    assert "Page not found" in html and "<code class=\"font-mono\">/histroy</code>" in html
+
+
+async def test_api_paths_and_clients_asking_for_json_still_get_a_json_404(client: Client) -> None:
+    for path, accept in (("/api/nope", BROWSER_ACCEPT), ("/nope", "application/json"), ("/nope", "*/*")):
+        response = await client.get(path, headers={"Accept": accept})
+        assert response.status_code == 404 and response.mimetype == "application/json", (path, accept)
+        assert (await response.get_json())["error"] == "not_found"
+
+
+async def test_docs_is_a_complete_html_document(client: Client) -> None:
+    html = await text(client, "/docs")
+    assert html.startswith("<!doctype html>\n<html lang=\"en\">")
+    assert '<meta charset="utf-8">' in html and html.rstrip().endswith("</html>")
+    assert '<div id="swagger-ui"></div>' in html and 'url: "/openapi.json"' in html
+
+
 # ---- headers and assets ----
 
 
