@@ -48,7 +48,20 @@ def _usd_axis() -> alt.Axis:
     return alt.Axis(format="$~s", labelExpr="replace(datum.label, 'G', 'B')")
 
 
-def _color(domain_keys: list[str], with_total: bool = False) -> alt.Color:
+# Time axes read "Nov 15" (the year added on Jan 1), monthly ones "Nov 2025": Vega's default multi-format
+# mixes "November", "Nov 15" and "2025" on one axis.
+DAY_LABELS = (
+    "utcFormat(datum.value, utcmonth(datum.value) == 0 && utcdate(datum.value) == 1 ? '%b %-d, %Y' : '%b %-d')"
+)
+
+
+def _time_axis(granularity: str) -> alt.Axis:
+    if granularity in ("monthly", "month"):
+        return alt.Axis(format="%b %Y", formatType="utc")
+    return alt.Axis(labelExpr=DAY_LABELS)
+
+
+def _color(domain_keys: list[str], with_total: bool = False, legend_title: str | None = "Venue") -> alt.Color:
     domain = [LABELS[key] for key in domain_keys]
     colors = [VENUE_COLORS[key] for key in domain_keys]
     if with_total:
@@ -56,10 +69,10 @@ def _color(domain_keys: list[str], with_total: bool = False) -> alt.Color:
         colors.append(TOTAL_COLOR)
     return alt.Color(
         "venue:N",
-        title="Venue",
+        title=legend_title,
         scale=alt.Scale(domain=domain, range=colors),
         sort=domain,
-        legend=alt.Legend(orient="top", direction="horizontal"),
+        legend=alt.Legend(orient="top", direction="horizontal", labelFontSize=12),
     )
 
 
@@ -112,11 +125,12 @@ def share_chart(doc: Mapping[str, Any]) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def _share_template() -> dict[str, Any]:
     chart = (
-        alt.Chart(alt.NamedData(SHARE_DATA), title="Share of 24h volume")
+        # No chart title or legend title: the card's heading ("Market share") already says both.
+        alt.Chart(alt.NamedData(SHARE_DATA))
         .mark_arc(innerRadius=55, stroke=None)
         .encode(
             theta=alt.Theta("volume:Q", stack=True),
-            color=_color(list(EXCHANGES)),
+            color=_color(list(EXCHANGES), legend_title=None),
             order=alt.Order("volume:Q", sort="descending"),
             tooltip=[
                 alt.Tooltip("venue:N", title="Venue"),
@@ -205,7 +219,7 @@ def _history_template(
 ) -> dict[str, Any]:
     """The spec without data; Altair's to_dict costs milliseconds, so each shape is built once."""
     title = _GRANULARITY_TITLE.get(granularity, "UTC day")
-    x = alt.X("period:T", title=title, scale=alt.Scale(type="utc"))
+    x = alt.X("period:T", title=title, scale=alt.Scale(type="utc"), axis=_time_axis(granularity))
     tooltip = [
         alt.Tooltip("utcyearmonthdate(period):T", title=title),
         alt.Tooltip("venue:N", title="Venue"),
@@ -326,7 +340,7 @@ def own_share_chart(periods: list[dict[str, Any]], interval: str = "day") -> dic
 @functools.lru_cache(maxsize=32)
 def _own_template(interval: str, view: View, exchanges: tuple[str, ...]) -> dict[str, Any]:
     title = _OWN_TITLE.get(interval, "UTC day")
-    x = alt.X("period:T", title=title, scale=alt.Scale(type="utc"))
+    x = alt.X("period:T", title=title, scale=alt.Scale(type="utc"), axis=_time_axis(interval))
     tooltip = [
         alt.Tooltip("utcyearmonthdate(period):T", title=title),
         alt.Tooltip("venue:N", title="Venue"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.charts import history_chart
+from webapp.charts import DAY_LABELS, history_chart, share_chart
 
 
 def _period(day: str, volumes: dict[str, str | None]) -> dict[str, Any]:
@@ -48,3 +48,23 @@ def test_history_bars_are_stacked_per_period_and_a_missing_venue_is_a_gap() -> N
 def test_share_view_stacks_to_one() -> None:
     spec = history_chart([_period("2026-01-01", {"bybit": "3", "woox": "1"})], ["bybit", "woox"], view="share")
     assert next(t for t in spec["transform"] if "stack" in t)["offset"] == "normalize"
+
+
+def test_history_time_axis_reads_nov_15_and_months_read_nov_2025() -> None:
+    period = [_period("2026-01-01", {"bybit": "3"})]
+    for granularity in ("daily", "weekly"):
+        axis = history_chart(period, ["bybit"], granularity=granularity)["encoding"]["x"]["axis"]
+        assert axis["labelExpr"] == DAY_LABELS and "format" not in axis
+    for scale in ("linear", "log"):
+        monthly = history_chart(period, ["bybit"], granularity="monthly", scale=scale)
+        encoding = monthly["encoding"] if "encoding" in monthly else monthly["layer"][0]["encoding"]
+        assert encoding["x"]["axis"]["format"] == "%b %Y"
+    assert "'%b %-d'" in DAY_LABELS and "%B" not in DAY_LABELS
+
+
+def test_the_share_donut_has_no_tiny_title_or_legend_title_of_its_own() -> None:
+    doc = {"exchanges": [{"exchange": "bybit", "label": "Bybit", "volume_usd": "3", "share": "1", "stale": False}]}
+    spec = share_chart(doc)
+    assert "title" not in spec
+    legend = spec["encoding"]["color"]
+    assert legend["title"] is None and legend["legend"]["labelFontSize"] == 12
