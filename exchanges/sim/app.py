@@ -124,11 +124,12 @@ def fault_from_json(data: Mapping[str, Any]) -> Fault:
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, clock()
 
     def take(self, weight: float) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < weight:
@@ -167,6 +168,8 @@ class SimulatorApp:
         self.faults: list[Fault] = []
         self.requests: dict[str, int] = {v.venue: 0 for v in venues}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        # What the rate limits refill by; tests set their own clock so throttling never races wall time.
+        self.clock: Callable[[], float] = time.monotonic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -213,7 +216,7 @@ class SimulatorApp:
     def _bucket(self, venue: VenueSim, client: str) -> _Bucket:
         key = (venue.venue, client)
         if key not in self._buckets:
-            self._buckets[key] = _Bucket(venue.rate, venue.burst)
+            self._buckets[key] = _Bucket(venue.rate, venue.burst, lambda: self.clock())
         return self._buckets[key]
 
     def _control(self, request: SimRequest) -> SimResponse:

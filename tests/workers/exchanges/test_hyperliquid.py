@@ -414,12 +414,23 @@ async def test_sim_persistent_server_errors_end_as_unavailable() -> None:
 
 async def test_sim_rate_limit_answers_429_null_and_the_client_recovers() -> None:
     model, app, venue = sim(enforce_limits=True)
-    # The venue's budget (1200/min, i.e. 20/s) sped up so that the test refills within milliseconds.
+    # The venue's budget (1200/min, i.e. 20/s); the simulator's clock is the test's, so how many requests
+    # pass never depends on how fast this machine happens to be.
     venue.rate, venue.burst = 500.0, 100.0
+    frozen = [1000.0]
+    app.clock = lambda: frozen[0]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
         answers = [await http.post("/info", json={"type": "metaAndAssetCtxs"}) for _ in range(8)]
-    throttled = [a for a in answers if a.status_code == 429]
-    assert throttled and all(a.content == b"null" for a in throttled)
+    # Weight 20 from a burst of 100 with no time passing: exactly five pass, three are refused.
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 3
+    assert all(a.content == b"null" for a in answers[5:])
+
+    def ticking() -> float:
+        # Each request finds 10 ms more (5 tokens): every fourth weight-20 request passes.
+        frozen[0] += 0.01
+        return frozen[0]
+
+    app.clock = ticking
 
     policy = RetryPolicy(attempts=20, base_delay=0.02, max_delay=0.05, timeout=2.0)
     client = VenueClient(
