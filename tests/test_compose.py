@@ -53,3 +53,33 @@ def test_docker_compose_config_accepts_the_file() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def test_the_sim_profile_env_file_points_every_venue_at_the_sim_service_in_simulated_mode() -> None:
+    values = _env_file(ROOT / "compose.sim.env")
+    sim = _compose()["services"]["sim"]
+    port = sim["command"][sim["command"].index("--port") + 1]
+    web_env = _compose()["services"]["web"]["environment"]
+    venues = [name for name in web_env if name.startswith("PERPVOL_") and name.endswith("_URL")]
+    assert len(venues) == 4 and all(values[name] == f"http://sim:{port}" for name in venues)
+    assert values["PERPVOL_DATA_MODE"] == "simulated"
+    assert "--env-file compose.sim.env --profile sim up" in (ROOT / "README.md").read_text()
+
+
+def test_env_example_holds_only_valid_settings() -> None:
+    from core.settings import Settings
+
+    values = _env_file(ROOT / ".env.example")
+    assert set(values) == {"APP_SECRET_KEY"}
+    commented = [
+        line[2:].split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.startswith("# ") and "=" in line.split()[1]
+    ]
+    known = {info.alias for info in Settings.model_fields.values()} | {"HTTPS_PROXY", "NO_PROXY"}
+    assert commented and set(commented) <= known, set(commented) - known
