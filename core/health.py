@@ -52,6 +52,23 @@ class Bounds(Protocol):
     def last_day(self) -> date: ...
 
 
+class Counted(Protocol):
+    """Complete UTC days of a venue (storage.queries.dashboard.Completeness)."""
+
+    @property
+    def days_complete(self) -> int: ...
+    @property
+    def days_expected(self) -> int: ...
+
+
+class CompletenessDoc(TypedDict):
+    since: str
+    through: str
+    days_expected: int
+    # Days whose total is stored with every market listed that day: a partial total does not count.
+    days_complete: int
+
+
 class BackfillDoc(TypedDict):
     markets_total: int
     markets_done: int
@@ -72,6 +89,7 @@ class VenueHealthDoc(TypedDict):
     backfill: BackfillDoc
     history_first_day: str | None
     history_last_day: str | None
+    completeness: CompletenessDoc
 
 
 class ExchangesDoc(TypedDict):
@@ -91,15 +109,31 @@ def exchanges_document(
     now: datetime,
     data_mode: str,
     stale_seconds: int,
+    completeness: Mapping[str, Counted],
+    since: date,
+    through: date,
 ) -> ExchangesDoc:
     venues = [
-        venue_health(row, progress.get(row.exchange), bounds.get(row.exchange), now, stale_seconds) for row in health
+        venue_health(
+            row,
+            progress.get(row.exchange),
+            bounds.get(row.exchange),
+            now,
+            stale_seconds,
+            completeness_doc(completeness.get(row.exchange), since, through),
+        )
+        for row in health
     ]
     return {"as_of": iso(now), "data_mode": data_mode, "stale_seconds": stale_seconds, "exchanges": venues}
 
 
 def venue_health(
-    row: PollStatus, progress: Progress | None, bounds: Bounds | None, now: datetime, stale_seconds: int
+    row: PollStatus,
+    progress: Progress | None,
+    bounds: Bounds | None,
+    now: datetime,
+    stale_seconds: int,
+    completeness: CompletenessDoc,
 ) -> VenueHealthDoc:
     success = row.last_success
     healthy = is_fresh(success, row.last_error, row.last_error_at, now, stale_seconds)
@@ -115,4 +149,14 @@ def venue_health(
         },
         "history_first_day": bounds.first_day.isoformat() if bounds else None,
         "history_last_day": bounds.last_day.isoformat() if bounds else None,
+        "completeness": completeness,
+    }
+
+
+def completeness_doc(counted: Counted | None, since: date, through: date) -> CompletenessDoc:
+    return {
+        "since": since.isoformat(),
+        "through": through.isoformat(),
+        "days_expected": counted.days_expected if counted else (through - since).days + 1,
+        "days_complete": counted.days_complete if counted else 0,
     }

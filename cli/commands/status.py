@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import asyncpg
@@ -11,14 +11,18 @@ from cli.commands.run import prepare_database
 from core.current_volume import EXCHANGES, failed_since_success, is_fresh, iso
 from core.settings import Settings
 from storage.db import create_pool
-from storage.queries import checkpoints, daily, markets, status
+from storage.queries import checkpoints, daily, dashboard, markets, status
 
 
 async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:
     now = datetime.now(UTC)
+    through = now.date() - timedelta(days=1)
+    since = now.date() - timedelta(days=settings.history_days)
     async with pool.acquire() as conn:
         health = {row.exchange: row for row in await status.select_venue_status(conn)}
         progress = await checkpoints.select_backfill_progress(conn)
+        # The same rule as the Status page and /api/exchanges: a day counts when every market is stored.
+        complete = await dashboard.select_completeness(conn, since, through, list(EXCHANGES))
         rows = []
         for exchange in EXCHANGES:
             h = health.get(exchange)
@@ -36,6 +40,8 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
                     "backfill_progress": round(p.fraction, 4) if p else 0.0,
                     "markets": await markets.count_markets(conn, exchange),
                     "daily_rows": await daily.count_daily_rows(conn, exchange),
+                    "days_complete": complete[exchange].days_complete,
+                    "days_expected": complete[exchange].days_expected,
                 }
             )
     return {"data_mode": settings.data_mode, "exchanges": rows}
@@ -46,13 +52,14 @@ def print_status(doc: dict[str, Any], out: TextIO) -> None:
     out.write(f"perpvol status{mode}\n\n")
     out.write(
         f"  {'venue':<12} {'last success':<28} {'state':<7} {'backfill':>8} "
-        f"{'markets':>8} {'daily rows':>11}\n"
+        f"{'markets':>8} {'daily rows':>11} {'complete days':>14}\n"
     )
     for row in doc["exchanges"]:
         state = "STALE" if row["stale"] else "ok"
         out.write(
             f"  {row['exchange']:<12} {row['last_success'] or 'never':<28} {state:<7} "
-            f"{row['backfill_progress'] * 100:>7.1f}% {row['markets']:>8} {row['daily_rows']:>11}\n"
+            f"{row['backfill_progress'] * 100:>7.1f}% {row['markets']:>8} {row['daily_rows']:>11} "
+            f"{str(row['days_complete']) + ' of ' + str(row['days_expected']):>14}\n"
         )
         if row["error"]:
             out.write(f"  {'':<12} error: {row['error']}\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from storage.queries._db import Executor
 from storage.queries.checkpoints import DEFAULT_JOB
@@ -47,11 +47,8 @@ LEFT JOIN backfill_checkpoints AS c ON c.exchange = m.exchange AND c.symbol = m.
 WHERE (c.symbol IS NULL OR c.done_through < $1) AND m.exchange = ANY($3::text[])
 """
 
-_DAYS_STORED = """
-SELECT exchange, count(*)::int AS days
-FROM daily_venue_volume
-WHERE day BETWEEN $1 AND $2
-GROUP BY exchange
+_STORED_DAYS = """
+SELECT exchange, day FROM daily_venue_volume WHERE day BETWEEN $1 AND $2 AND complete
 """
 
 
@@ -90,10 +87,36 @@ async def select_lagging_markets(
     return [from_record(LaggingMarket, row) for row in rows]
 
 
-async def select_days_stored(db: Executor, start: date, end: date) -> dict[str, int]:
-    """exchange -> UTC days with a stored venue total in start..end."""
-    rows = await db.fetch(_DAYS_STORED, start, end)
-    return {row["exchange"]: row["days"] for row in rows}
+@dataclass(frozen=True, slots=True)
+class Completeness:
+    """How many UTC days of a window are complete for one venue."""
+
+    days_complete: int
+    days_expected: int
+
+
+async def select_completeness(
+    db: Executor, start: date, end: date, exchanges: Sequence[str], job: str = DEFAULT_JOB
+) -> dict[str, Completeness]:
+    """exchange -> complete UTC days in start..end. A day is complete only when the venue's total is
+    stored and every market listed that day is stored too: none whose backfill stops before that day,
+    unless it was delisted before it (the rule of `history.select_pending_markets`). A venue total made
+    of 50 of its 120 markets is not a complete day. Status page, /api/exchanges and `perpvol status`."""
+    rows = await db.fetch(_STORED_DAYS, start, end)
+    complete: dict[str, set[date]] = {name: set() for name in exchanges}
+    for row in rows:
+        if row["exchange"] in complete:
+            complete[row["exchange"]].add(row["day"])
+    for market in await select_lagging_markets(db, end, exchanges, job):
+        days = complete[market.exchange]
+        first = start if market.done_through is None else max(start, market.done_through + timedelta(days=1))
+        last = end if market.delisted_on is None else min(end, market.delisted_on)
+        day = first
+        while day <= last:
+            days.discard(day)
+            day += timedelta(days=1)
+    expected = (end - start).days + 1 if end >= start else 0
+    return {name: Completeness(len(days), expected) for name, days in complete.items()}
 
 
 def pending_by_period(

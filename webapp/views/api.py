@@ -31,6 +31,7 @@ from core.history import (
 from core.settings import Settings
 from storage.current_cache import build_from_db
 from storage.queries import checkpoints, daily, history, snapshots, status
+from storage.queries import dashboard as dash
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, bad_request
 
@@ -184,6 +185,16 @@ class Backfill(BaseModel):
     fraction: float = Field(description="Day-weighted progress, 0..1")
 
 
+class Completeness(BaseModel):
+    since: date = Field(description="First UTC day of the window (PERPVOL_HISTORY_DAYS back)")
+    through: date = Field(description="Last settled UTC day (yesterday)")
+    days_expected: int
+    days_complete: int = Field(
+        description="Days whose total is stored AND every market listed that day is stored (a total over "
+        "part of the markets does not count)"
+    )
+
+
 class VenueHealth(BaseModel):
     exchange: str
     label: str
@@ -196,6 +207,8 @@ class VenueHealth(BaseModel):
     backfill: Backfill
     history_first_day: date | None
     history_last_day: date | None
+    completeness: Completeness
+
 
 
 class Exchanges(BaseModel):
@@ -359,19 +372,27 @@ async def exchanges() -> Response:
     """Venue health: last poll, last success, last error, consecutive failures, and backfill progress.
 
     `healthy` means the last poll succeeded within the stale limit (`stale_seconds`). Backfill progress
-    counts known markets whose daily history is stored through yesterday (UTC).
+    counts known markets whose daily history is stored through yesterday (UTC); `completeness` counts the
+    UTC days of the history window whose total is stored with every market listed that day.
     """
     settings = _settings()
+    now = datetime.now(UTC)
+    through = now.date() - timedelta(days=1)
+    since = now.date() - timedelta(days=settings.history_days)
     async with _pool().acquire() as conn:
         health = await status.select_venue_status(conn)
         progress = await checkpoints.select_backfill_progress(conn)
         bounds = await daily.select_daily_bounds(conn)
+        complete = await dash.select_completeness(conn, since, through, [row.exchange for row in health])
     doc = exchanges_document(
         health,
         progress,
         bounds,
-        now=datetime.now(UTC),
+        now=now,
         data_mode=settings.data_mode,
         stale_seconds=settings.stale_seconds,
+        completeness=complete,
+        since=since,
+        through=through,
     )
     return jsonify(doc)

@@ -21,7 +21,7 @@ async def status_context(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
         health = await status.select_venue_status(conn)
         progress = await checkpoints.select_backfill_progress(conn)
         bounds = await daily.select_daily_bounds(conn)
-        stored = await dash.select_days_stored(conn, window_start, yesterday)
+        complete = await dash.select_completeness(conn, window_start, yesterday, [row.exchange for row in health])
     expected = (yesterday - window_start).days + 1
     venues = []
     for row in health:
@@ -33,7 +33,7 @@ async def status_context(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
                 "healthy": healthy,
                 "progress": progress.get(row.exchange),
                 "bounds": bounds.get(row.exchange),
-                "days_stored": stored.get(row.exchange, 0),
+                "days_complete": complete[row.exchange].days_complete,
             }
         )
     return {
