@@ -43,6 +43,7 @@ from exchanges.http import VenueClient
 
 # Requests per second and burst against the public API: core/venues.py says why.
 RATE_LIMIT = VENUES["bybit"].public_limit
+BAN_SECONDS = 600.0
 
 INSTRUMENTS = "/v5/market/instruments-info"
 TICKERS = "/v5/market/tickers"
@@ -242,6 +243,8 @@ class BybitConnector(Connector):
             return await self.client.get(path, params, check=_check)
         except ExchangeError as exc:
             if type(exc) is ExchangeError and exc.message.startswith("HTTP 403"):
+                # A ban is per IP: the limiter (shared through Redis) stops every worker for its length.
+                self.client.limiter.pause(BAN_SECONDS)
                 raise _forbidden(exc.endpoint) from None
             raise
 

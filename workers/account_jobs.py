@@ -33,7 +33,7 @@ async def _deps(ctx: dict[str, Any]) -> account_sync.SyncDeps | None:
             ctx["secret_note_given"] = True
         return None
     cipher = await account_sync.load_cipher(deps.pool, secret.get_secret_value())
-    return account_sync.SyncDeps(deps.settings, deps.pool, cipher)
+    return account_sync.SyncDeps(deps.settings, deps.pool, cipher, redis=deps.redis)
 
 
 async def sync_account_fills(ctx: dict[str, Any]) -> dict[str, int]:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
 
 from core.security import CredentialCipher, CredentialDecryptError
 from core.settings import Settings
@@ -40,6 +41,8 @@ class SyncDeps:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transport: httpx.AsyncBaseTransport | None = None
     policy: RetryPolicy | None = None
+    # Shares each key's budget with the other worker processes (venues limit per key/account).
+    redis: aioredis.Redis | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ async def sync_credential(deps: SyncDeps, credential_id: UUID) -> SyncResult:
         transport=deps.transport,
         clock=deps.now,
         policy=deps.policy,
+        redis=deps.redis,
     )
     del opened
     try:

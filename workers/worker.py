@@ -38,7 +38,8 @@ def poll_schedule(seconds: int) -> tuple[set[int] | None, set[int]]:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     pool = await create_pool(settings.database_url or "")
-    connectors = {name: make_connector(name, settings) for name in EXCHANGES}
+    # Venue budgets live in Redis: every worker process shares one per venue (limits are per IP).
+    connectors = {name: make_connector(name, settings, redis=ctx["redis"]) for name in EXCHANGES}
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id)
     for exchange in EXCHANGES:

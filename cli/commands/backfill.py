@@ -22,7 +22,8 @@ async def run_backfill(settings: Settings, exchanges: tuple[Exchange, ...], days
     await prepare_database(settings)
     pool = await create_pool(settings.database_url or "", max_size=8)
     redis = Redis.from_url(settings.redis_url or "")
-    connectors = {name: make_connector(name, settings) for name in exchanges}
+    # Shares the venue budget with any running workers through Redis.
+    connectors = {name: make_connector(name, settings, redis=redis) for name in exchanges}
     worker_id = f"cli:{socket.gethostname()}:{os.getpid()}"
     deps = ingest.Deps(settings, pool, redis, dict(connectors), worker_id)
     failed: list[str] = []

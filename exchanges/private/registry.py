@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import redis.asyncio as aioredis
 
 from core.settings import Settings
 from core.venues import VENUES
@@ -13,6 +14,7 @@ from exchanges.private.bybit import BybitPrivate
 from exchanges.private.hyperliquid import HyperliquidPrivate
 from exchanges.private.paradex import ParadexPrivate
 from exchanges.private.woox import WooxPrivate
+from exchanges.shared_limit import SharedRateLimiter, account_scope, limit_key
 
 # The private client of every venue of the registry (core/venues.py; a test checks they agree).
 PRIVATE_CLIENTS: dict[Exchange, type[PrivateClient]] = {
@@ -35,13 +37,21 @@ def make_private_client(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
     policy: RetryPolicy | None = None,
+    redis: aioredis.Redis | None = None,
 ) -> PrivateClient:
+    """The private client of one credential; with `redis`, its per-key budget is shared by every
+    process (two workers syncing the same key draw from one budget)."""
     # Well under each venue's documented per-account limit (core/venues.py).
     rate, burst = VENUES[exchange].private_limit
+    rate, burst = rate * settings.rate_limit_scale, burst * settings.rate_limit_scale
+    limiter = RateLimiter(rate, burst)
+    if redis is not None:
+        key = limit_key(settings.key_prefix, exchange, account_scope(credential.key))
+        limiter = SharedRateLimiter(redis, key, rate, burst)
     client = VenueClient(
         exchange,
         settings.venue_url(exchange),
-        RateLimiter(rate * settings.rate_limit_scale, burst * settings.rate_limit_scale),
+        limiter,
         policy=policy or RetryPolicy(timeout=settings.http_timeout),
         transport=transport,
     )

@@ -5,7 +5,7 @@ Control endpoints (not part of any venue):
   GET    /_sim/faults   the active faults
   POST   /_sim/faults   add one fault (JSON, see `Fault`)
   DELETE /_sim/faults   clear all faults
-  GET    /_sim/health   {"ok": true, "seed": N}
+  GET    /_sim/health   {"ok": true, "seed": N, "requests": {venue: n}, "throttled": {venue: n}}
 """
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ class SimulatorApp:
         self.enforce_limits = enforce_limits
         self.faults: list[Fault] = []
         self.requests: dict[str, int] = {v.venue: 0 for v in venues}
+        # Requests refused by the venue-style rate limit (not injected throttle faults).
+        self.throttled: dict[str, int] = {v.venue: 0 for v in venues}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         # What the rate limits refill by; tests set their own clock so throttling never races wall time.
         self.clock: Callable[[], float] = time.monotonic
@@ -195,6 +197,7 @@ class SimulatorApp:
             return SimResponse(404, {"error": f"no simulated venue serves {request.method} {request.path}"})
         self.requests[venue.venue] += 1
         if self.enforce_limits and not self._bucket(venue, request.client).take(venue.weight(request)):
+            self.throttled[venue.venue] += 1
             return venue.throttled()
         fault = next((f for f in self.faults if f.applies(venue.venue, request.path)), None)
         if fault is not None and fault.count is not None:
@@ -221,7 +224,10 @@ class SimulatorApp:
 
     def _control(self, request: SimRequest) -> SimResponse:
         if request.path == "/_sim/health":
-            return SimResponse(200, {"ok": True, "seed": self.model.seed, "requests": self.requests})
+            return SimResponse(
+                200,
+                {"ok": True, "seed": self.model.seed, "requests": self.requests, "throttled": self.throttled},
+            )
         if request.path != "/_sim/faults":
             return SimResponse(404, {"error": "unknown control path"})
         if request.method == "POST":
