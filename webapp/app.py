@@ -29,6 +29,7 @@ from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, register_error_handlers
+from webapp.shared_counts import SharedRateCounts
 from webapp.views import api, live, public
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
@@ -175,12 +176,15 @@ def _setup_live(app: Quart, settings: Settings) -> None:
         app.extensions["redis"] = Redis.from_url(redis_url)
         await hub.start(load_current)
         app.extensions["refresher"] = asyncio.create_task(feed.keep_fresh())
+        feed.shared = SharedRateCounts(app.extensions["redis"], settings.key_prefix, settings.public_rate_limit)
+        app.extensions["rate_sync"] = asyncio.create_task(feed.shared.run())
 
     @app.after_serving
     async def _close() -> None:
-        app.extensions["refresher"].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.extensions["refresher"]
+        for name in ("refresher", "rate_sync"):
+            app.extensions[name].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await app.extensions[name]
         await hub.stop()
         await app.extensions["redis"].aclose()
         await app.extensions["pool"].close()

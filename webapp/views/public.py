@@ -8,7 +8,8 @@ the same bytes when the app runs without the wrapper, and carries the OpenAPI do
 
 Cache headers (`max-age=5, stale-while-revalidate=30`, ETag) make it safe to put a CDN in front.
 The rate limit is per client address as the ASGI server reports it (run uvicorn with `--proxy-headers`
-and `--forwarded-allow-ips` behind a trusted proxy), in this process's memory.
+and `--forwarded-allow-ips` behind a trusted proxy): counted in this process's memory and, across web
+processes, in Redis by `webapp.shared_counts` (synced twice a second, off the hot path).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.documents import CurrentVolumeDoc
 from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody
+from webapp.shared_counts import SharedRateCounts
 from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, serve_websocket
 
 PUBLIC_PATH = "/public/latest-volume"
@@ -103,6 +105,8 @@ class PublicFeed:
     def __init__(self, stale_seconds: int, rate_limit: int) -> None:
         self.stale_seconds = stale_seconds
         self.limiter = RateLimiter(rate_limit)
+        # Set when the app starts with Redis: the same limit counted across every web process.
+        self.shared: SharedRateCounts | None = None
         self.doc: CurrentVolumeDoc | None = None
         self.body = b""
         self.etag = b""
@@ -144,6 +148,8 @@ class PublicFeed:
         if method not in ("GET", "HEAD"):
             return _error(405, "method_not_allowed", "use GET", [(b"allow", b"GET, HEAD, OPTIONS")])
         wait = self.limiter.retry_after(client, time.monotonic())
+        if wait is None and self.shared is not None:
+            wait = self.shared.retry_after(client)
         if wait is not None:
             detail = f"more than {self.limiter.limit} requests a minute from {client}; retry in {wait}s"
             return _error(429, "rate_limited", detail, [(b"retry-after", str(wait).encode())])
