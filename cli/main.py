@@ -49,6 +49,12 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
+    return int(value)
+
+
 def _exchange(value: str) -> Exchange:
     try:
         return parse_exchange(value)
@@ -122,7 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="granian",
         help="ASGI server (default granian: about twice uvicorn's throughput on /public/latest-volume)",
     )
-    web.add_argument("--workers", type=int, default=1, help="server worker processes (granian only; default 1)")
+    web.add_argument("--workers", type=_positive, default=1, help="server worker processes (granian only; default 1)")
+    web.add_argument(
+        "--drain-seconds",
+        type=_positive,
+        default=10,
+        help="on SIGTERM, live clients are told to reconnect elsewhere and requests in flight get this long "
+        "to finish before the process stops (default 10)",
+    )
     sub.add_parser("worker", help="run one arq worker (several may run at once)")
     sub.add_parser("migrate", help="apply pending database migrations (under an advisory lock)")
 
@@ -286,8 +299,8 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
                 interface=Interfaces.ASGI,
                 factory=True,
                 workers=args.workers,
-                # Live streams never end by themselves: don't let them hold a shutdown for long.
-                workers_kill_timeout=3,
+                # Live streams end on SIGTERM (webapp/health.py); other requests get this long to finish.
+                workers_kill_timeout=args.drain_seconds,
                 log_level="warning",  # type: ignore[arg-type]
             ).serve()
         else:
@@ -295,7 +308,14 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
 
             from webapp.app import create_asgi
 
-            uvicorn.run(create_asgi(resolved), host=host, port=port, log_level="warning", lifespan="on")
+            uvicorn.run(
+                create_asgi(resolved),
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                timeout_graceful_shutdown=args.drain_seconds,
+            )
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> None:

@@ -16,9 +16,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any, cast
 
-from pydantic import BaseModel
-from quart import Quart, current_app, jsonify, render_template_string
-from quart_schema import QuartSchema, document_response, hide
+from quart import Quart, current_app, render_template_string
+from quart_schema import QuartSchema, hide
 from quart_schema.openapi import OpenAPIProvider
 from redis.asyncio import Redis
 from werkzeug.routing import Rule
@@ -28,7 +27,8 @@ from storage.current_cache import build_from_db, cached_current, encode, live_ch
 from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
-from webapp.errors import ErrorBody, register_error_handlers
+from webapp.errors import register_error_handlers
+from webapp.health import DrainOnSignal, register_health
 from webapp.shared_counts import SharedRateCounts
 from webapp.views import api, live, public
 from webapp.views.pages import register_pages
@@ -86,27 +86,13 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     if accounts:
         register_accounts(app)
     _setup_live(app, settings)
-
-    @app.get("/healthz")
-    @document_response(Health, 200)
-    @document_response(ErrorBody, 503)
-    async def healthz() -> Any:
-        """Liveness: the process answers and PostgreSQL and Redis are reachable."""
-        async with app.extensions["pool"].acquire() as conn:
-            await conn.fetchval("SELECT 1")
-        await app.extensions["redis"].ping()
-        return jsonify({"ok": True, "data_mode": settings.data_mode})
+    register_health(app, settings.data_mode)
 
     return app
 
 
-class Health(BaseModel):
-    ok: bool
-    data_mode: str
-
-
 # The JSON API is what /docs describes; HTML pages, forms and static files are not part of it.
-DOCUMENTED_PREFIXES = ("/api/", "/public/", "/healthz")
+DOCUMENTED_PREFIXES = ("/api/", "/public/", "/healthz", "/readyz")
 
 
 class _Schema(QuartSchema):
@@ -178,9 +164,12 @@ def _setup_live(app: Quart, settings: Settings) -> None:
         app.extensions["refresher"] = asyncio.create_task(feed.keep_fresh())
         feed.shared = SharedRateCounts(app.extensions["redis"], settings.key_prefix, settings.public_rate_limit)
         app.extensions["rate_sync"] = asyncio.create_task(feed.shared.run())
+        app.extensions["drain"] = DrainOnSignal(hub)
+        app.extensions["drain"].install()
 
     @app.after_serving
     async def _close() -> None:
+        app.extensions["drain"].uninstall()
         for name in ("refresher", "rate_sync"):
             app.extensions[name].cancel()
             with contextlib.suppress(asyncio.CancelledError):

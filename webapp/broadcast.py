@@ -79,6 +79,8 @@ class Hub:
         self.latest: Update | None = None
         self.listeners: list[Listener] = []
         self.reconnects = 0
+        # Set on SIGTERM: every live client is told to reconnect (elsewhere), new ones at once.
+        self.draining = False
         self._subscribers: set[Subscription] = set()
         self._seq = 0
         self._task: asyncio.Task[None] | None = None
@@ -103,10 +105,25 @@ class Hub:
         for sub in list(self._subscribers):
             sub.offer(None)
 
+    @property
+    def clients(self) -> int:
+        """Live clients subscribed in this process."""
+        return len(self._subscribers)
+
+    def drain(self) -> None:
+        """End every live stream of this process (its clients reconnect to another one)."""
+        if not self.draining:
+            log.info("live feed: draining %d live clients", len(self._subscribers))
+        self.draining = True
+        for sub in list(self._subscribers):
+            sub.offer(None)
+
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:
         sub = Subscription()
-        if self.latest is not None:
+        if self.draining:
+            sub.offer(None)
+        elif self.latest is not None:
             sub.offer(self.latest)
         self._subscribers.add(sub)
         try:

@@ -27,6 +27,9 @@ blueprint = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 15.0
 SSE_RETRY_MS = 3000
+# When this process drains: reconnect soon, to whichever process the balancer picks now.
+SSE_DRAIN_RETRY_MS = 500
+WS_SERVICE_RESTART = 1012
 WS_HEARTBEAT = '{"type":"heartbeat"}'
 
 # Renders one update as SSE bytes; may be async (e.g. HTML partials rendered by Jinja).
@@ -76,6 +79,8 @@ async def event_stream(hub: Hub, render: EventRenderer, heartbeat: float) -> Asy
                 yield b": heartbeat\n\n"
                 continue
             if update is None:
+                if hub.draining:
+                    yield f"retry: {SSE_DRAIN_RETRY_MS}\n\n".encode()
                 return
             event = render(update)
             yield await event if inspect.isawaitable(event) else event
@@ -117,7 +122,7 @@ async def live_websocket() -> None:
                 await websocket.send(WS_HEARTBEAT)
                 continue
             if update is None:
-                await websocket.close(1001)
+                await websocket.close(WS_SERVICE_RESTART if _hub().draining else 1001)
                 return
             await websocket.send(update.ws_text)
 
@@ -137,6 +142,9 @@ async def serve_websocket(
         watcher = asyncio.create_task(_until_disconnect(receive, sub))
         try:
             await _send_updates(sub, send, heartbeat)
+            if hub.draining:
+                with contextlib.suppress(Exception):  # the client may be gone already
+                    await send({"type": "websocket.close", "code": WS_SERVICE_RESTART})
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
