@@ -80,7 +80,7 @@ async def test_three_clients_sharing_redis_stay_within_the_venue_budget(
 async def test_three_clients_with_their_own_limit_are_throttled_by_the_venue() -> None:
     app = woox_sim()
     clients = [sim_client("woox", app, policy=NO_RETRY, limiter=RateLimiter(*WOOX_LIMIT)) for _ in range(3)]
-    await _burst(clients, 5)
+    await _burst(clients, 10)
     assert app.throttled["woox"] > 0
 
 
