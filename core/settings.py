@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.venues import DEFAULT_URLS
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # CA bundle that signed a managed Redis' TLS certificate (with a rediss:// REDIS_URL). PostgreSQL
+    # takes its CA in DATABASE_URL (`?sslmode=verify-full&sslrootcert=PATH`) or from PGSSLROOTCERT.
+    redis_ca: Path | None = Field(default=None, alias="PERPVOL_REDIS_CA")
     app_secret_key: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY")
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("perpvol")), alias="PERPVOL_DATA_DIR")
@@ -88,6 +92,24 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis:// URL")
         return value or None
 
+    @model_validator(mode="after")
+    def _redis_tls(self) -> Settings:
+        """With PERPVOL_REDIS_CA, every Redis client verifies the server against that CA and its host
+        name: the options go into REDIS_URL (redis-py's own query parameters), so all clients get them."""
+        if self.redis_ca is None:
+            return self
+        if not (self.redis_url or "").startswith("rediss://"):
+            raise ValueError("PERPVOL_REDIS_CA needs a rediss:// REDIS_URL (TLS)")
+        if not self.redis_ca.is_file():
+            raise ValueError(f"PERPVOL_REDIS_CA: no such file {str(self.redis_ca)!r}")
+        parts = urlsplit(self.redis_url or "")
+        query = dict(parse_qsl(parts.query))
+        query.setdefault("ssl_ca_certs", str(self.redis_ca))
+        query.setdefault("ssl_cert_reqs", "required")
+        query.setdefault("ssl_check_hostname", "true")
+        self.redis_url = urlunsplit(parts._replace(query=urlencode(query)))
+        return self
+
     def venue_url(self, venue: str) -> str:
         url: str = getattr(self, f"{venue}_url")
         return url
@@ -114,8 +136,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = error["loc"][0] if error["loc"] else "?"
-            name = _env_name(str(loc))
+            if not error["loc"]:  # a check across settings: its message names the variables
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            name = _env_name(str(error["loc"][0]))
             problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None
 

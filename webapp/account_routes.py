@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 import httpx
-from arq.connections import RedisSettings, create_pool
+from arq.connections import create_pool
 from quart import Quart, Response, request
 
 from core.security import Passwords, cross_origin_problem
 from core.settings import Settings
 from storage.job_codec import JOB_CODEC
+from storage.redis_tls import arq_redis_settings
 from webapp.accounts import AccountsState
 from webapp.errors import error_response
 from webapp.views import account, account_api, auth
@@ -40,7 +41,7 @@ def register_accounts(
 
     @app.before_serving
     async def _open_jobs() -> None:
-        redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
+        redis_settings = arq_redis_settings(settings.redis_url or "redis://127.0.0.1:6379")
         try:
             state.jobs = await create_pool(
                 redis_settings, default_queue_name=settings.arq_queue_name, **JOB_CODEC

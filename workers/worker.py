@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 from arq import cron, func
-from arq.connections import RedisSettings
 from arq.cron import CronJob
 
 from core.settings import Settings, SettingsError, load_settings
@@ -18,6 +17,7 @@ from exchanges.registry import make_connector
 from storage.db import create_pool
 from storage.job_codec import JOB_CODEC
 from storage.job_names import BACKFILL_HISTORY, SYNC_ONE_CREDENTIAL
+from storage.redis_tls import arq_redis_settings
 from workers import account_jobs, ingest, jobs
 
 log = logging.getLogger("perpvol.worker")
@@ -83,7 +83,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "cron_jobs": cron_jobs,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379"),
+        "redis_settings": arq_redis_settings(settings.redis_url or "redis://127.0.0.1:6379"),
         "queue_name": settings.arq_queue_name,
         "ctx": {"settings": settings},
         "max_jobs": 8,
