@@ -13,7 +13,8 @@ COPY templates ./templates
 COPY static ./static
 # Editable, so migrations/, templates/ and static/ are found next to the code.
 RUN pip install -e .
-RUN useradd --create-home perpvol
+# A fixed uid: Kubernetes manifests run it with runAsNonRoot + runAsUser 1000.
+RUN useradd --create-home --uid 1000 perpvol
 USER perpvol
 EXPOSE 8000
 CMD ["perpvol", "web", "--host", "0.0.0.0", "--port", "8000"]
