@@ -55,6 +55,16 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"not a fraction above 0 and at most 1: {value!r}")
+    return number
+
+
 def _exchange(value: str) -> Exchange:
     try:
         return parse_exchange(value)
@@ -99,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--history-days", type=int, default=800, help="days of history (default 800)")
     # `perpvol up --simulate` points perpvol at the simulator itself: its export hint would only confuse.
     sim.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    sim.add_argument(
+        "--market-scale",
+        type=_fraction,
+        default=1.0,
+        help="fraction of each venue's markets to list, 0..1 (default 1: about 150 Bybit markets); "
+        "small values make quick multi-process runs",
+    )
 
     up = sub.add_parser(
         "up",
@@ -249,7 +266,11 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> None:
     except (TypeError, ValueError) as exc:
         fail(f"--fault: {exc}")
     app = simulator.build_simulator(
-        args.seed, faults=faults, enforce_limits=not args.no_rate_limit, history_days=args.history_days
+        args.seed,
+        faults=faults,
+        enforce_limits=not args.no_rate_limit,
+        history_days=args.history_days,
+        market_scale=args.market_scale,
     )
     try:
         sock = simulator.bind_socket(args.host, args.port)

@@ -31,8 +31,9 @@ def build_simulator(
     enforce_limits: bool = True,
     model: SimModel | None = None,
     history_days: int = 800,
+    market_scale: float = 1.0,
 ) -> SimulatorApp:
-    model = model or SimModel(seed, history_days=history_days)
+    model = model or SimModel(seed, history_days=history_days, scale=market_scale)
     app = SimulatorApp(model, venue_sims(model), enforce_limits=enforce_limits)
     app.faults.extend(faults)
     return app

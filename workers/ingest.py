@@ -184,6 +184,21 @@ async def backfill_exchange(
         await asyncio.sleep(deps.lease_retry_seconds)
 
 
+async def resume_backfill(deps: Deps, exchange: Exchange, concurrency: int = 4) -> int:
+    """One pass over the known markets of `exchange`, taking every unfinished one that nobody holds.
+
+    Picks up after a worker killed mid-backfill (once its leases expired), whose arq job would only be
+    retried hours later. Finished markets cost three small queries and no venue request; markets that a
+    live worker holds are left to it.
+    """
+    end = deps.now().date()
+    start = history_start(deps)
+    async with deps.pool.acquire() as conn:
+        rows = await markets.select_markets(conn, exchange, include_delisted=True)
+    written, _ = await _backfill_pass(deps, [row.to_market() for row in rows], start, end, concurrency)
+    return written
+
+
 async def _backfill_pass(
     deps: Deps, pending: list[Market], start: date, end: date, concurrency: int
 ) -> tuple[int, list[Market]]:

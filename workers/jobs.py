@@ -45,7 +45,17 @@ async def discover_markets(ctx: dict[str, Any]) -> dict[str, int]:
     return found
 
 
+def _active(ctx: dict[str, Any]) -> set[str]:
+    """Venues this process is backfilling now. Claims are per worker process, so two jobs of one
+    process on the same venue would both hold its markets: the second one leaves it to the first."""
+    active: set[str] = ctx.setdefault("active_backfills", set())
+    return active
+
+
 async def backfill_history(ctx: dict[str, Any], exchange: Exchange, days: int | None = None) -> int:
+    if exchange in _active(ctx):
+        return 0
+    _active(ctx).add(exchange)
     try:
         return await ingest.backfill_exchange(_deps(ctx), exchange, days)
     except ExchangeError as exc:
@@ -53,3 +63,21 @@ async def backfill_history(ctx: dict[str, Any], exchange: Exchange, days: int | 
         log.warning("backfill of %s stopped, will resume: %s", exchange, exc)
         await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange, days, _defer_by=300)
         return 0
+    finally:
+        _active(ctx).discard(exchange)
+
+
+async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every few minutes: finish what a killed worker left (see `ingest.resume_backfill`)."""
+    written: dict[str, int] = {}
+    for exchange in _deps(ctx).connectors:
+        if exchange in _active(ctx):
+            continue
+        _active(ctx).add(exchange)
+        try:
+            written[exchange] = await ingest.resume_backfill(_deps(ctx), exchange)
+        except ExchangeError as exc:
+            log.warning("resuming the backfill of %s failed, the next run retries: %s", exchange, exc)
+        finally:
+            _active(ctx).discard(exchange)
+    return written

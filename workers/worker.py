@@ -69,6 +69,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             timeout=max(60, settings.poll_seconds * 4),
         ),
         cron(jobs.revise_recent_history, minute={5}, second={0}, timeout=1800),
+        # A worker killed mid-backfill leaves its arq job for hours: the others take over its markets.
+        cron(jobs.resume_backfills, minute=set(range(1, 60, 2)), second={40}, timeout=6 * 3600),
         cron(jobs.discover_markets, hour={0}, minute={10}, second={0}, timeout=1800),
         # Users' own fills: every 10 minutes, incremental after each credential's first sync.
         cron(account_jobs.sync_account_fills, minute=set(range(0, 60, 10)), second={30}, timeout=3600),

@@ -25,7 +25,7 @@ from storage.current_cache import cached_current, current_key, live_channel, ref
 from storage.queries import checkpoints, daily, markets, snapshots
 from tests.conftest import make_settings
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
-from workers import ingest
+from workers import ingest, jobs
 
 
 def _now() -> datetime:
@@ -303,3 +303,62 @@ async def test_repeated_identical_poll_failures_are_logged_once_then_counted_the
     assert lines[0].startswith("poll woox failed: ") and "HTTP 503" in lines[0]
     assert lines[1].startswith("poll woox failed 20 more times in 5 min (same error): ")
     assert lines[2] == "poll woox recovered after 21 failed polls"
+
+
+# ---- a worker killed mid-backfill: the others take over (resume_backfills cron) ----
+
+
+async def _kill_midway(deps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backfill woox in `deps` until the 3rd request, then die like kill -9 (leases left behind)."""
+    connector = deps.connectors["woox"]
+    real_fetch = connector.fetch_daily
+    calls = 0
+
+    async def dying_fetch(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise asyncio.CancelledError
+        return await real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(connector, "fetch_daily", dying_fetch)
+    monkeypatch.setattr(checkpoints, "release_claim", _no_release)
+    with pytest.raises(asyncio.CancelledError):
+        await ingest.backfill_exchange(deps, "woox", concurrency=1)
+    monkeypatch.undo()
+
+
+async def test_resume_takes_over_a_killed_workers_markets_after_its_leases_expire(
+    make_deps: DepsFactory, db: asyncpg.Pool, model: SimModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _kill_midway(make_deps("killed"), monkeypatch)
+    survivor = make_deps("survivor")
+    # The killed worker's lease still holds one market: the first pass leaves it.
+    await ingest.resume_backfill(survivor, "woox")
+    progress = await checkpoints.select_backfill_progress(db, through=SIM_NOW.date() - timedelta(days=1))
+    assert progress["woox"].markets_done == progress["woox"].markets_total - 1
+    await asyncio.sleep(2.1)  # PERPVOL_LEASE_SECONDS=2 in these tests
+    await jobs.resume_backfills({"deps": survivor})
+    start = SIM_NOW.date() - timedelta(days=45)
+    assert await _stored_daily(db, "woox", start, SIM_NOW.date()) == _expected_daily(
+        model, "woox", start, SIM_NOW.date()
+    )
+    progress = await checkpoints.select_backfill_progress(db, through=SIM_NOW.date() - timedelta(days=1))
+    assert progress["woox"].fraction == 1.0
+
+
+async def test_resume_over_finished_markets_sends_no_request(
+    make_deps: DepsFactory, db: asyncpg.Pool, sim: Any
+) -> None:
+    deps = make_deps("w1")
+    await ingest.backfill_exchange(deps, "woox")
+    rows, requests = await daily.count_daily_rows(db), sim.requests["woox"]
+    assert await ingest.resume_backfill(make_deps("w2"), "woox") == 0
+    assert (await daily.count_daily_rows(db), sim.requests["woox"]) == (rows, requests)
+
+
+async def test_a_venue_this_process_is_backfilling_is_not_taken_twice(make_deps: DepsFactory, sim: Any) -> None:
+    ctx: dict[str, Any] = {"deps": make_deps("w1"), "active_backfills": {"woox"}}
+    assert await jobs.backfill_history(ctx, "woox") == 0
+    assert "woox" not in await jobs.resume_backfills(ctx)
+    assert sim.requests["woox"] == 0
