@@ -120,9 +120,11 @@ def test_sigterm_tells_live_clients_to_reconnect_and_stops_within_the_bound(
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         rest = b"".join(chunks)  # ends when the server closes the stream
+    # Told to reconnect at once, not when the drain bound (--drain-seconds 5) ran out.
     assert rest.endswith(f"retry: {SSE_DRAIN_RETRY_MS}\n\n".encode())
+    assert time.monotonic() - sent < 3
     code = proc.wait(timeout=15)
-    # Told to reconnect, then stopped cleanly, well before the drain bound ran out (uvicorn re-raises the
-    # signal after its graceful shutdown, so its exit status is "terminated by SIGTERM").
+    # Then stopped cleanly within the bound (uvicorn re-raises the signal after its graceful shutdown, so
+    # its exit status is "terminated by SIGTERM"); a second of slack for process teardown.
     assert code == (0 if "granian" in proc.args else -signal.SIGTERM)
-    assert time.monotonic() - sent < 5
+    assert time.monotonic() - sent < 5 + 1
