@@ -30,6 +30,7 @@ from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, register_error_handlers
 from webapp.views import api, assets_api, live, public
+from webapp.views.assets_routes import register_asset_pages
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     for blueprint in (api.blueprint, assets_api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
+    register_asset_pages(app)
     if accounts:
         register_accounts(app)
     _setup_live(app, settings)

@@ -190,3 +190,37 @@ async def select_asset_pending(
         DEFAULT_JOB,
     )
     return {(row["period_start"], row["exchange"]): row["pending"] for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPeriod:
+    asset: str
+    period_start: date
+    volume_usd: Decimal
+    days_covered: int
+    estimated: bool
+
+
+async def select_assets_periods(
+    db: Executor, names: Sequence[str], start: date, end: date, granularity: Granularity
+) -> list[AssetPeriod]:
+    """Several assets' USD per period over every venue (for comparing them on one chart)."""
+    rows = await db.fetch(
+        """
+        SELECT m.asset, date_trunc($4, d.day::timestamp)::date AS period_start,
+               sum(d.volume_usd) AS volume_usd, count(DISTINCT d.day)::int AS days_covered,
+               bool_or(d.estimated) AS estimated
+        FROM markets AS m
+        JOIN daily_market_volume AS d ON d.exchange = m.exchange AND d.symbol = m.symbol
+        WHERE m.asset = ANY($1::text[]) AND d.day BETWEEN $2 AND $3
+        GROUP BY 1, 2
+        ORDER BY 2, 1
+        """,
+        list(names), start, end, _TRUNC[granularity],
+    )
+    return [from_record(AssetPeriod, row) for row in rows]
+
+
+async def select_known_assets(db: Executor, names: Sequence[str]) -> list[str]:
+    rows = await db.fetch("SELECT DISTINCT asset FROM markets WHERE asset = ANY($1::text[])", list(names))
+    return sorted(row["asset"] for row in rows)
