@@ -29,7 +29,7 @@ from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, register_error_handlers
-from webapp.views import api, assets_api, live, public
+from webapp.views import api, live, public
 from webapp.views.assets_routes import register_asset_pages
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
         openapi_provider_class=_OpenAPI,
     )
     register_error_handlers(app)
-    for blueprint in (api.blueprint, assets_api.blueprint, public.blueprint, live.blueprint, widget_bp):
+    for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
     register_asset_pages(app)

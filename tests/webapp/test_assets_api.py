@@ -167,3 +167,20 @@ async def test_asset_history_sums_its_markets_on_every_venue_with_completeness_a
     assert [(r["exchange"], r["volume_usd"]) for r in table] == [
         ("bybit", "17.5"), ("hyperliquid", "1.25"), ("total", "18.75"),
     ]
+
+
+async def test_public_asset_is_the_widgets_cross_venue_figure_with_open_cors(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    await store(db)
+    response = await client.get("/public/asset/btc")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"].startswith("public, max-age=5")
+    doc = await response.get_json()
+    assert (doc["asset"], doc["total_usd"], doc["complete"], doc["window"]) == ("BTC", "184.5", True, "rolling_24h")
+    assert [(v["exchange"], v["volume_usd"], v["stale"]) for v in doc["exchanges"]] == [
+        ("bybit", "124.5", False), ("woox", "10", False), ("hyperliquid", "50", False),
+    ]
+    missing = await client.get("/public/asset/NOPE")
+    assert missing.status_code == 404 and (await missing.get_json())["error"] == "unknown_asset"

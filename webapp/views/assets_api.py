@@ -8,6 +8,7 @@ venues' aggregated rolling-24h total. History has the parameters, completeness a
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -238,3 +239,70 @@ async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Respo
         "stored_history": [_bounds(name, facts["bounds"].get(name)) for name in facts["exchanges"]],
         "periods": periods,
     })
+
+
+# ---- the widget's `data-asset` ----
+
+public_blueprint = Blueprint("assets_public", __name__)
+PUBLIC_CACHE_SECONDS = 5.0
+_public_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+class PublicAssetVenue(BaseModel):
+    exchange: str
+    label: str
+    volume_usd: str | None
+    stale: bool
+
+
+class PublicAsset(BaseModel):
+    as_of: str | None
+    data_mode: str | None
+    simulated: bool
+    asset: str
+    window: str = Field(description="rolling_24h")
+    unit: str = Field(description="USD")
+    total_usd: str | None = Field(description="The asset's rolling-24h USD volume over the counted venues")
+    complete: bool = Field(description="False when a venue listing the asset is stale (left out)")
+    estimated: bool
+    exchanges: list[PublicAssetVenue]
+
+
+def public_asset_document(detail: dict[str, Any]) -> dict[str, Any]:
+    """The asset detail in the shape of the current-volume document the widget reads."""
+    return {
+        "as_of": detail["as_of"], "data_mode": detail["data_mode"], "simulated": detail["simulated"],
+        "asset": detail["asset"], "window": "rolling_24h", "unit": "USD", "total_usd": detail["volume_usd"],
+        "complete": detail["complete"], "estimated": detail["estimated"],
+        "exchanges": [
+            {"exchange": v["exchange"], "label": v["label"], "volume_usd": v["volume_usd"], "stale": v["stale"]}
+            for v in detail["exchanges"]
+        ],
+    }
+
+
+@public_blueprint.get("/public/asset/<asset>")
+@document_response(PublicAsset, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 503)
+async def public_asset(asset: str) -> Response:
+    """One asset's rolling-24h USD volume across venues, for the widget's `data-asset="BTC"`.
+
+    CORS is open (`*`) and answers may be cached for 5 s: each web process builds one asset's answer
+    at most once per 5 s, however many widgets ask.
+    """
+    name = parse_asset(asset)
+    now = time.monotonic()
+    cached = _public_cache.get(name)
+    if cached is None or now - cached[0] > PUBLIC_CACHE_SECONDS:
+        detail = await build_asset(_pool(), _settings(), name)
+        if detail is None:
+            raise _unknown(name)
+        if len(_public_cache) > 1000:
+            _public_cache.clear()
+        cached = _public_cache[name] = (now, public_asset_document(detail))
+    response = jsonify(cached[1])
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=5, stale-while-revalidate=30"
+    return response

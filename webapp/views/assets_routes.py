@@ -9,6 +9,7 @@ from typing import Literal, cast
 
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
+from webapp.views import assets_api
 from webapp.views.assets_page import (
     asset_context,
     assets_context,
@@ -88,4 +89,6 @@ async def asset_export(name: str, fmt: Literal["svg", "png"]) -> Response:
 
 
 def register_asset_pages(app: Quart) -> None:
-    app.register_blueprint(assets_pages_bp)
+    """Everything issue 12 adds to the app: the assets API, the widget's asset endpoint and the pages."""
+    for blueprint in (assets_api.blueprint, assets_api.public_blueprint, assets_pages_bp):
+        app.register_blueprint(blueprint)
