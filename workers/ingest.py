@@ -23,6 +23,7 @@ from exchanges.errors import ExchangeError
 from storage.current_cache import refresh_current
 from storage.job_names import DAILY_BACKFILL
 from storage.queries import assets, checkpoints, daily, markets, snapshots, status
+from workers import exact_days
 
 log = logging.getLogger("perpvol.ingest")
 
@@ -96,6 +97,7 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
     else:
         async with deps.pool.acquire() as conn, conn.transaction():
             await snapshots.insert_snapshot(conn, snapshot, taken_at)
+            await exact_days.record_midnight(conn, snapshot, deps.settings.poll_seconds)
             await status.record_success(conn, exchange, taken_at)
         deps.failures.succeeded(exchange)
         ok = True

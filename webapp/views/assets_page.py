@@ -16,10 +16,13 @@ from urllib.parse import urlencode
 import asyncpg
 from quart import Quart
 
+from core.exact_days import estimate_errors
+from core.records import EXCHANGES
 from core.settings import Settings
 from storage.current_cache import build_from_db
 from storage.queries import assets as assets_q
 from storage.queries import daily, history
+from storage.queries import exact_days as exact_q
 from webapp import asset_charts, charts
 from webapp.assets_doc import assets_document, build_asset
 from webapp.broadcast import Hub, Update
@@ -193,10 +196,11 @@ async def compare_context(pool: asyncpg.Pool, args: Any, today: date) -> dict[st
 
 
 async def asset_status_context(pool: asyncpg.Pool) -> dict[str, Any]:
-    """For the Status page: markets that have no asset, with the reason (never guessed)."""
-    try:
-        unmapped = await assets_q.select_unmapped(pool)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        unmapped = []
-    return {"unmapped": unmapped}
+    """For the Status page: markets that have no asset, with the reason (never guessed), and each
+    venue's estimate error over the days made exact from the midnight rolling figure."""
+    async with pool.acquire() as conn:
+        unmapped = await assets_q.select_unmapped(conn)
+        comparisons = await exact_q.select_day_comparisons(conn)
+    errors = estimate_errors(comparisons)
+    return {"unmapped": unmapped, "estimate_errors": [errors[e] for e in EXCHANGES if e in errors]}
 
