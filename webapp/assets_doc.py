@@ -42,19 +42,22 @@ def counted_venues(current: dict[str, Any]) -> set[str]:
 
 
 def assets_document(
-    current: dict[str, Any], rows: Iterable[CurrentAssetMarket], limit: int | None = None
+    current: dict[str, Any], rows: Iterable[CurrentAssetMarket], limit: int | None = None, search: str = ""
 ) -> dict[str, Any]:
-    """Assets by rolling-24h USD volume across the counted venues, largest first."""
+    """Assets by rolling-24h USD volume across the counted venues, largest first: the `limit` largest
+    (of those whose name contains `search`) in full; `asset_count` counts them all."""
     counted = counted_venues(current)
     by_asset: dict[str, list[CurrentAssetMarket]] = defaultdict(list)
     unmapped: list[CurrentAssetMarket] = []
     for row in rows:
         (by_asset[row.asset] if row.asset is not None else unmapped).append(row)
-    counted_rows = [r for group in by_asset.values() for r in group if r.exchange in counted]
+    volumes = {name: _sum(r for r in group if r.exchange in counted) for name, group in by_asset.items()}
     unmapped_usd = _sum(r for r in unmapped if r.exchange in counted)
-    total = _sum(counted_rows) + unmapped_usd if counted else None
-    items = [_asset_item(name, group, counted, total) for name, group in by_asset.items()]
-    items.sort(key=lambda a: (-Decimal(a["volume_usd"] or 0), a["asset"]))
+    total = sum(volumes.values(), unmapped_usd) if counted else None
+    # Only the assets shown are built in full: there are hundreds, and a page lists a few dozen.
+    ranked = sorted(volumes, key=lambda name: (-volumes[name], name))
+    matching = [name for name in ranked if search in name] if search else ranked
+    items = [_asset_item(name, by_asset[name], counted, total) for name in matching[:limit]]
     return {
         "as_of": current.get("as_of"),
         "data_mode": current.get("data_mode"),
@@ -64,8 +67,9 @@ def assets_document(
         "total_usd": money(total),
         "unmapped_usd": money(unmapped_usd) if counted else None,
         "excluded": sorted(set(current.get("excluded", [])), key=_venue_order),
-        "asset_count": len(items),
-        "assets": items[:limit] if limit else items,
+        "asset_count": len(ranked),
+        "matches": len(matching),
+        "assets": items,
         "unmapped": [_unmapped(r, r.exchange in counted) for r in unmapped],
     }
 
@@ -73,11 +77,14 @@ def assets_document(
 def _asset_item(
     name: str, group: list[CurrentAssetMarket], counted: set[str], total: Decimal | None
 ) -> dict[str, Any]:
-    volume = _sum(r for r in group if r.exchange in counted)
-    has_counted = any(r.exchange in counted for r in group)
+    by_venue: dict[str, list[CurrentAssetMarket]] = defaultdict(list)
+    for row in group:
+        by_venue[row.exchange].append(row)
+    volume = sum((_sum(rows) for exchange, rows in by_venue.items() if exchange in counted), Decimal(0))
+    has_counted = any(exchange in counted for exchange in by_venue)
     venues = []
-    for exchange in sorted({r.exchange for r in group}, key=_venue_order):
-        rows = [r for r in group if r.exchange == exchange]
+    for exchange in sorted(by_venue, key=_venue_order):
+        rows = by_venue[exchange]
         venue_usd = _sum(rows)
         fresh = exchange in counted
         venues.append({
@@ -145,15 +152,19 @@ def _sum(rows: Iterable[CurrentAssetMarket]) -> Decimal:
     return sum((r.volume_usd for r in rows), Decimal(0))
 
 
+_ORDER = {name: n for n, name in enumerate(LABELS)}
+
+
 def _venue_order(exchange: str) -> int:
-    order = list(LABELS)
-    return order.index(exchange) if exchange in order else len(order)
+    return _ORDER.get(exchange, len(_ORDER))
 
 
-async def build_assets(pool: asyncpg.Pool, settings: Settings, limit: int | None = None) -> dict[str, Any]:
+async def build_assets(
+    pool: asyncpg.Pool, settings: Settings, limit: int | None = None, search: str = ""
+) -> dict[str, Any]:
     current = await build_from_db(pool, settings)
     rows = await assets_q.select_current_markets(pool)
-    return assets_document(current, rows, limit)
+    return assets_document(current, rows, limit, search)
 
 
 async def build_asset(pool: asyncpg.Pool, settings: Settings, asset: str) -> dict[str, Any] | None:

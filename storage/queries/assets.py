@@ -12,6 +12,7 @@ from core.asset_mapping import AssetMapping, map_market
 from core.records import Market
 from storage.queries._db import Executor
 from storage.queries.checkpoints import DEFAULT_JOB
+from storage.queries.dashboard import LaggingMarket
 from storage.queries.history import Granularity, PeriodVenue
 from storage.queries.records import from_record
 
@@ -97,7 +98,8 @@ async def select_current_markets(db: Executor, exchanges: Sequence[str] | None =
         """,
         None if exchanges is None else list(exchanges),
     )
-    return [from_record(CurrentAssetMarket, row) for row in rows]
+    # Columns in field order, built positionally: a row per market of every venue, and by-name costs more.
+    return [CurrentAssetMarket(*row) for row in rows]
 
 
 async def select_unmapped(db: Executor) -> list[UnmappedMarket]:
@@ -138,58 +140,50 @@ SELECT d.exchange, date_trunc($4, d.day::timestamp)::date AS period_start,
        count(DISTINCT d.symbol)::int AS markets, bool_or(d.estimated) AS estimated
 FROM markets AS m
 JOIN daily_market_volume AS d ON d.exchange = m.exchange AND d.symbol = m.symbol
-WHERE m.asset = $1 AND d.day BETWEEN $2 AND $3 AND ($5::text[] IS NULL OR m.exchange = ANY($5))
+WHERE m.asset = $1 AND d.day BETWEEN $2 AND $3 AND m.exchange = ANY($5::text[])
 GROUP BY 1, 2
 ORDER BY 2, 1
 """
 
-_ASSET_PENDING = """
-SELECT p.period_start, m.exchange, count(*)::int AS pending
-FROM unnest($2::date[], $3::date[]) AS p(period_start, cutoff)
-JOIN markets AS m
-  ON m.asset = $1
- AND (m.delisted_at IS NULL OR (m.delisted_at AT TIME ZONE 'UTC')::date >= p.period_start)
- AND ($4::text[] IS NULL OR m.exchange = ANY($4))
-LEFT JOIN backfill_checkpoints AS c
-  ON c.exchange = m.exchange AND c.symbol = m.symbol AND c.job = $5
-WHERE c.symbol IS NULL OR c.done_through < p.cutoff
+# A day holds one row per market, so daily periods need no DISTINCT (the costly part over two years).
+_ASSET_DAYS = """
+SELECT d.exchange, d.day AS period_start, sum(d.volume_usd) AS volume_usd, 1 AS days_covered,
+       (CASE WHEN bool_and(d.complete) THEN 0 ELSE 1 END) AS days_incomplete,
+       count(*)::int AS markets, bool_or(d.estimated) AS estimated
+FROM markets AS m
+JOIN daily_market_volume AS d ON d.exchange = m.exchange AND d.symbol = m.symbol
+WHERE m.asset = $1 AND d.day BETWEEN $2 AND $3 AND m.exchange = ANY($4::text[])
 GROUP BY 1, 2
+ORDER BY 2, 1
+"""
+
+_ASSET_LAGGING = """
+SELECT m.exchange, m.symbol, c.done_through, (m.delisted_at AT TIME ZONE 'UTC')::date AS delisted_on
+FROM markets AS m
+LEFT JOIN backfill_checkpoints AS c ON c.exchange = m.exchange AND c.symbol = m.symbol AND c.job = $3
+WHERE m.asset = $1 AND (c.symbol IS NULL OR c.done_through < $2) AND m.exchange = ANY($4::text[])
 """
 
 
 async def select_asset_period_volumes(
-    db: Executor,
-    asset: str,
-    start: date,
-    end: date,
-    granularity: Granularity,
-    exchanges: Sequence[str] | None = None,
+    db: Executor, asset: str, start: date, end: date, granularity: Granularity, exchanges: Sequence[str]
 ) -> list[PeriodVenue]:
-    """Per venue and period, the asset's markets summed: USD, days with data, markets with data."""
-    rows = await db.fetch(
-        _ASSET_PERIODS, asset, start, end, _TRUNC[granularity], None if exchanges is None else list(exchanges)
-    )
-    return [from_record(PeriodVenue, row) for row in rows]
+    """Per venue and period, the asset's markets summed: USD, days with data, distinct markets with data."""
+    if granularity == "daily":
+        rows = await db.fetch(_ASSET_DAYS, asset, start, end, list(exchanges))
+    else:
+        rows = await db.fetch(_ASSET_PERIODS, asset, start, end, _TRUNC[granularity], list(exchanges))
+    # Columns in field order, built positionally: two years of days are thousands of rows.
+    return [PeriodVenue(*row) for row in rows]
 
 
-async def select_asset_pending(
-    db: Executor,
-    asset: str,
-    spans: Sequence[tuple[date, date]],
-    exchanges: Sequence[str] | None = None,
-) -> dict[tuple[date, str], int]:
-    """(period_start, exchange) -> the asset's markets whose stored history stops before the cutoff."""
-    if not spans:
-        return {}
-    rows = await db.fetch(
-        _ASSET_PENDING,
-        asset,
-        [s for s, _ in spans],
-        [c for _, c in spans],
-        None if exchanges is None else list(exchanges),
-        DEFAULT_JOB,
-    )
-    return {(row["period_start"], row["exchange"]): row["pending"] for row in rows}
+async def select_asset_lagging(
+    db: Executor, asset: str, through: date, exchanges: Sequence[str]
+) -> list[LaggingMarket]:
+    """The asset's markets whose daily history is not stored through `through` (see
+    `dashboard.pending_by_period` for which periods they leave incomplete)."""
+    rows = await db.fetch(_ASSET_LAGGING, asset, through, DEFAULT_JOB, list(exchanges))
+    return [from_record(LaggingMarket, row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +191,6 @@ class AssetPeriod:
     asset: str
     period_start: date
     volume_usd: Decimal
-    days_covered: int
-    estimated: bool
 
 
 async def select_assets_periods(
@@ -207,9 +199,7 @@ async def select_assets_periods(
     """Several assets' USD per period over every venue (for comparing them on one chart)."""
     rows = await db.fetch(
         """
-        SELECT m.asset, date_trunc($4, d.day::timestamp)::date AS period_start,
-               sum(d.volume_usd) AS volume_usd, count(DISTINCT d.day)::int AS days_covered,
-               bool_or(d.estimated) AS estimated
+        SELECT m.asset, date_trunc($4, d.day::timestamp)::date AS period_start, sum(d.volume_usd) AS volume_usd
         FROM markets AS m
         JOIN daily_market_volume AS d ON d.exchange = m.exchange AND d.symbol = m.symbol
         WHERE m.asset = ANY($1::text[]) AND d.day BETWEEN $2 AND $3
@@ -218,7 +208,7 @@ async def select_assets_periods(
         """,
         list(names), start, end, _TRUNC[granularity],
     )
-    return [from_record(AssetPeriod, row) for row in rows]
+    return [AssetPeriod(*row) for row in rows]
 
 
 async def select_known_assets(db: Executor, names: Sequence[str]) -> list[str]:

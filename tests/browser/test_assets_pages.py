@@ -55,18 +55,21 @@ async def test_assets_search_filters_and_keeps_the_query_in_the_url(page: Any) -
         await expect(page.locator("#asset-current")).to_contain_text(symbol)
 
 
-async def test_asset_page_history_changes_with_the_granularity(page: Any) -> None:
+async def test_asset_page_history_changes_with_the_granularity_and_view(page: Any) -> None:
     await page.goto("/assets/BTC?range=90d&granularity=daily")
-    await page.wait_for_selector("#asset-volume-chart[data-rendered] canvas", timeout=15_000)
-    await page.wait_for_selector("#asset-share-chart[data-rendered] canvas", timeout=15_000)
-    assert await page.locator("#asset-volume-chart").get_attribute("data-periods") == "90"
+    await page.wait_for_selector("#asset-chart[data-rendered] canvas", timeout=15_000)
+    assert await page.locator("#asset-chart").get_attribute("data-periods") == "90"
     await page.get_by_text("Monthly", exact=True).click()
     await page.wait_for_url(re.compile(r"granularity=monthly"))
-    await page.wait_for_selector("#asset-volume-chart[data-rendered] canvas", timeout=15_000)
-    months = int(await page.locator("#asset-volume-chart").get_attribute("data-periods"))
+    await page.wait_for_selector("#asset-chart[data-rendered] canvas", timeout=15_000)
+    months = int(await page.locator("#asset-chart").get_attribute("data-periods"))
     assert 3 <= months <= 4
     csv_link = await page.locator("a", has_text="CSV").get_attribute("href")
     assert csv_link.startswith("/api/assets/BTC/historical.csv?") and "granularity=monthly" in csv_link
+    await page.get_by_text("Venue share", exact=True).click()
+    await page.wait_for_url(re.compile(r"view=share"))
+    await page.wait_for_selector("#asset-chart[data-rendered] canvas", timeout=15_000)
+    assert "Share of total" in await page.locator("#asset-spec").text_content()
 
 
 async def test_compare_draws_several_assets_and_switches_to_share(page: Any) -> None:

@@ -184,3 +184,14 @@ async def test_public_asset_is_the_widgets_cross_venue_figure_with_open_cors(
     ]
     missing = await client.get("/public/asset/NOPE")
     assert missing.status_code == 404 and (await missing.get_json())["error"] == "unknown_asset"
+
+
+async def test_assets_can_be_searched_and_limited_while_the_totals_stay_whole(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    await store(db)
+    doc = await get_json(client, "/api/assets?q=e&limit=1")
+    assert (doc["asset_count"], doc["matches"]) == (3, 2)
+    assert [a["asset"] for a in doc["assets"]] == ["ETH"]
+    assert doc["total_usd"] == "228.25"
+    assert (await get_json(client, "/api/assets?q=BTC-USD", 400))["error"] == "invalid_request"

@@ -104,7 +104,9 @@ async def test_asset_page_shows_venues_markets_multipliers_and_history(client: C
     html = await text(client, "/assets/pepe")
     assert "1000PEPEUSDT" in html and "kPEPE" in html and "1000 PEPE" in html
     btc = await text(client, "/assets/BTC?range=30d&granularity=weekly")
-    assert 'id="asset-volume-spec"' in btc and 'id="asset-share-spec"' in btc
+    assert 'id="asset-spec"' in btc and '"title":"USD volume"' in btc
+    share = await text(client, "/assets/BTC?range=30d&view=share")
+    assert '"title":"Share of total"' in share
     assert "/api/assets/BTC/historical.csv?" in btc
     partial = await text(client, "/assets/BTC?range=90d", HX)
     assert partial.lstrip().startswith('<section id="asset-history"')

@@ -19,7 +19,7 @@ from quart_schema import document_response, validate_querystring
 
 from core.settings import Settings
 from storage.queries import assets as assets_q
-from storage.queries import daily, history
+from storage.queries import daily, dashboard, history
 from webapp.assets_doc import build_asset, build_assets
 from webapp.errors import ApiError, ErrorBody, bad_request
 from webapp.views.api import (
@@ -41,6 +41,9 @@ HISTORY_SOURCE = "sum of the asset's per-market UTC-day volume on every venue (U
 
 class AssetsQuery(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=1000, description="Only the N largest assets")
+    q: str | None = Field(
+        default=None, max_length=40, pattern=r"^[A-Za-z0-9]*$", description="Only assets whose name contains this"
+    )
 
 
 class AssetVenue(BaseModel):
@@ -79,7 +82,8 @@ class Assets(BaseModel):
     total_usd: str | None = Field(description="Counted venues' total; equals the assets plus unmapped_usd")
     unmapped_usd: str | None = Field(description="Volume of markets without an asset")
     excluded: list[str] = Field(description="Stale or failing venues, left out of every sum")
-    asset_count: int
+    asset_count: int = Field(description="Assets with a current figure")
+    matches: int = Field(description="Assets whose name contains `q` (all without it); `assets` lists up to `limit`")
     assets: list[AssetItem]
     unmapped: list[UnmappedItem]
 
@@ -155,7 +159,8 @@ async def assets(query_args: AssetsQuery) -> Response:
     roll up together. Markets whose name cannot be read without guessing are listed in `unmapped` with
     the reason, and their volume is `unmapped_usd`. A stale venue is shown but left out of every sum.
     """
-    return jsonify(await build_assets(_pool(), _settings(), query_args.limit))
+    search = (query_args.q or "").upper()
+    return jsonify(await build_assets(_pool(), _settings(), query_args.limit, search))
 
 
 @blueprint.get("/<asset>")
@@ -212,10 +217,9 @@ async def asset_history(
         if not await assets_q.asset_exists(conn, asset):
             raise _unknown(asset)
         rows = await assets_q.select_asset_period_volumes(conn, asset, start, end, query.granularity, exchanges)
-        pending = await assets_q.select_asset_pending(
-            conn, asset, [(p, min(last, cutoff)) for p, _, last in spans], exchanges
-        )
+        lagging = await assets_q.select_asset_lagging(conn, asset, cutoff, exchanges)
         bounds = await daily.select_daily_bounds(conn)
+    pending = dashboard.pending_by_period(lagging, [(p, min(last, cutoff)) for p, _, last in spans])
     found = {(r.period_start, r.exchange): r for r in rows}
     periods = [period_document(span, exchanges, found, pending) for span in spans]
     facts = {"start": start, "end": end, "exchanges": exchanges, "bounds": bounds}

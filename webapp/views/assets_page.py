@@ -21,18 +21,19 @@ from core.records import EXCHANGES
 from core.settings import Settings
 from storage.current_cache import build_from_db
 from storage.queries import assets as assets_q
-from storage.queries import daily, history
+from storage.queries import daily, dashboard, history
 from storage.queries import exact_days as exact_q
 from webapp import asset_charts, charts
 from webapp.assets_doc import assets_document, build_asset
 from webapp.broadcast import Hub, Update
+from webapp.formatting import percent
 from webapp.views.api import HistoryQuery
 from webapp.views.assets_api import asset_history
 from webapp.views.history_page import RANGES, HistoryState, parse_history_state
 from webapp.views.live import sse_event
 from webapp.views.page_args import choice
 
-TOP_ASSETS = 100
+TOP_ASSETS = 60
 SPLIT_ASSETS = 15
 MAX_COMPARE = 5
 _NAME = re.compile(r"[A-Z0-9]{1,40}")
@@ -51,30 +52,32 @@ async def _current(pool: asyncpg.Pool, settings: Settings, hub: Hub) -> dict[str
 async def assets_context(pool: asyncpg.Pool, current: dict[str, Any], q: str = "") -> dict[str, Any]:
     """The top-assets panel: the assets document, filtered by a search, with the venue-split chart."""
     rows = await assets_q.select_current_markets(pool)
-    doc = assets_document(current, rows)
     query = q.strip().upper()[:40]
-    shown = [a for a in doc["assets"] if query in a["asset"]] if query else doc["assets"]
+    doc = assets_document(current, rows, limit=TOP_ASSETS, search=query)
     return {
         "doc": doc,
         "q": query,
-        "assets": [dict(a, segments=split_segments(a)) for a in shown[:TOP_ASSETS]],
-        "matches": len(shown),
-        "split_spec": asset_charts.split_chart(shown[:SPLIT_ASSETS]),
+        "assets": [{**a, **split_segments(a)} for a in doc["assets"]],
+        "matches": doc["matches"],
+        "split_spec": asset_charts.split_chart(doc["assets"][:SPLIT_ASSETS]),
         "venue_order": [v["exchange"] for v in current["exchanges"]],
     }
 
 
-def split_segments(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The asset's venue split as bar segments (x and width in percent of the bar), counted venues only."""
-    segments, x = [], Decimal(0)
+def split_segments(item: dict[str, Any]) -> dict[str, Any]:
+    """The asset's venue split as bar segments (x and width in percent of the bar; counted venues only)
+    and the sentence that says it, computed here: a Jinja macro per cell costs more than the whole row."""
+    segments, parts, x = [], [], Decimal(0)
     for venue in item["exchanges"]:
         if venue["share"] is None:
+            parts.append(f"{venue['label']} stale, not counted")
             continue
         width = Decimal(venue["share"]) * 100
-        segments.append({"exchange": venue["exchange"], "label": venue["label"], "share": venue["share"],
-                         "x": f"{x:.3f}", "w": f"{width:.3f}"})
+        color = charts.VENUE_COLORS.get(venue["exchange"], "#888")
+        segments.append({"x": f"{x:.3f}", "w": f"{width:.3f}", "color": color})
+        parts.append(f"{venue['label']} {percent(venue['share'])}")
         x += width
-    return segments
+    return {"segments": segments, "split_label": ", ".join(parts)}
 
 
 @dataclass
@@ -116,26 +119,22 @@ async def asset_context(
         start_date=state.start, end_date=state.end, granularity=state.granularity, exchange=",".join(state.exchanges)
     )
     periods, _ = await asset_history(pool, name, query)
-    volume_spec = charts.history_chart(periods, state.exchanges, granularity=state.granularity, view="volume")
-    share_spec = charts.history_chart(periods, state.exchanges, granularity=state.granularity, view="share")
+    # One chart, as on History: `view=share` stacks each venue's share of the asset's volume to 100%.
+    spec = charts.history_chart(
+        periods, state.exchanges, granularity=state.granularity, view=state.view, scale=state.scale
+    )
     with_data = [Decimal(p["total_usd"]) for p in periods if p["total_usd"] is not None]
     return {
         "asset": name,
         "detail": detail,
         "state": state,
         "periods": periods,
-        "volume_spec": volume_spec,
-        "share_spec": share_spec,
+        "spec": spec,
         "range_total": format(sum(with_data, Decimal(0)), "f") if with_data else None,
         "gaps": sum(1 for p in periods if not p["complete"]),
         "presets": RANGES,
         "today": today,
     }
-
-
-def chart_spec(context: dict[str, Any], view: str) -> dict[str, Any]:
-    spec: dict[str, Any] = context["share_spec"] if view == "share" else context["volume_spec"]
-    return spec
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,7 @@ async def compare_context(pool: asyncpg.Pool, args: Any, today: date) -> dict[st
     spans = history.periods(h.start, h.end, h.granularity)
     async with pool.acquire() as conn:
         rows = await assets_q.select_assets_periods(conn, names, h.start, h.end, h.granularity)
-        venue_rows = await history.select_period_volumes(conn, h.start, h.end, h.granularity)
+        venue_rows = await dashboard.select_period_totals(conn, h.start, h.end, h.granularity, EXCHANGES)
     volumes = {(r.asset, r.period_start): r.volume_usd for r in rows}
     totals: dict[date, Decimal] = {}
     for v in venue_rows:

@@ -13,7 +13,6 @@ from webapp.views import assets_api
 from webapp.views.assets_page import (
     asset_context,
     assets_context,
-    chart_spec,
     compare_context,
     parse_asset_name,
     render_assets_events,
@@ -65,7 +64,7 @@ async def asset_page(name: str) -> str | Response:
 
 @assets_pages_bp.get("/assets/<name>/chart.<any(svg, png):fmt>")
 async def asset_export(name: str, fmt: Literal["svg", "png"]) -> Response:
-    """The asset's history chart (`view=volume` or `share`) as SVG or PNG, rendered with vl-convert."""
+    """The asset's history chart (as on its page: `view=volume` or `share`) as SVG or PNG (vl-convert)."""
     import vl_convert as vlc
 
     asset = parse_asset_name(name)
@@ -73,10 +72,9 @@ async def asset_export(name: str, fmt: Literal["svg", "png"]) -> Response:
     context = await asset_context(_pool(), _settings(), asset, request.args, today) if asset else None
     if context is None:
         return _not_found(f"no perp market of {name!r} is known; see /assets")
-    view = "share" if request.args.get("view") == "share" else "volume"
-    spec = dict(chart_spec(context, view), width=960, autosize={"type": "pad"})
+    spec = dict(context["spec"], width=960, autosize={"type": "pad"})
     state = context["state"]
-    filename = f"perpvol-{asset}-{view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
+    filename = f"perpvol-{asset}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
     if fmt == "svg":
         body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
         mimetype = "image/svg+xml"
