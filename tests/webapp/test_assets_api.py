@@ -195,3 +195,11 @@ async def test_assets_can_be_searched_and_limited_while_the_totals_stay_whole(
     assert [a["asset"] for a in doc["assets"]] == ["ETH"]
     assert doc["total_usd"] == "228.25"
     assert (await get_json(client, "/api/assets?q=BTC-USD", 400))["error"] == "invalid_request"
+
+
+async def test_without_any_counted_venue_the_totals_are_null_not_zero(client: Client) -> None:
+    doc = await get_json(client, "/api/assets")
+    assert (doc["total_usd"], doc["unmapped_usd"], doc["assets"], doc["asset_count"]) == (None, None, [], 0)
+    assert doc["excluded"] == ["bybit", "woox", "hyperliquid", "paradex"]
+    page = await client.get("/assets")
+    assert page.status_code == 200 and "No market figures yet." in await page.get_data(as_text=True)
