@@ -249,7 +249,7 @@ async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Respo
 
 public_blueprint = Blueprint("assets_public", __name__)
 PUBLIC_CACHE_SECONDS = 5.0
-_public_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+PUBLIC_CACHE_ASSETS = 1000
 
 
 class PublicAssetVenue(BaseModel):
@@ -298,14 +298,16 @@ async def public_asset(asset: str) -> Response:
     """
     name = parse_asset(asset)
     now = time.monotonic()
-    cached = _public_cache.get(name)
+    # Per app (each has its own database): asset -> (monotonic time built, document).
+    cache: dict[str, tuple[float, dict[str, Any]]] = current_app.extensions.setdefault("public_assets", {})
+    cached = cache.get(name)
     if cached is None or now - cached[0] > PUBLIC_CACHE_SECONDS:
         detail = await build_asset(_pool(), _settings(), name)
         if detail is None:
             raise _unknown(name)
-        if len(_public_cache) > 1000:
-            _public_cache.clear()
-        cached = _public_cache[name] = (now, public_asset_document(detail))
+        if len(cache) >= PUBLIC_CACHE_ASSETS:
+            cache.clear()  # names come from clients: keep the cache bounded
+        cached = cache[name] = (now, public_asset_document(detail))
     response = jsonify(cached[1])
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=5, stale-while-revalidate=30"
