@@ -36,17 +36,21 @@ async def test_assets_page_shows_the_api_assets_and_updates_live(page: Any, app_
     first_rows = await page.locator("#assets-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.asset)")
     assert first_rows[:3] == [a["asset"] for a in api["assets"][:3]]
     await page.wait_for_selector("#assets-split[data-rendered] canvas", timeout=15_000)
-    # A live `assets` event replaces the panel (a new element) without reloading the document.
+    # A live `assets` event replaces the figures (new elements) without reloading the document.
     await page.evaluate("window.__sameDocument = true")
-    await page.evaluate("document.getElementById('assets-panel').dataset.old = '1'")
-    await expect(page.locator("#assets-panel")).not_to_have_attribute("data-old", "1", timeout=30_000)
+    await page.evaluate("document.getElementById('assets-total').dataset.old = '1'")
+    await expect(page.locator("#assets-total")).not_to_have_attribute("data-old", "1", timeout=30_000)
     assert await page.evaluate("window.__sameDocument === true")
 
 
 async def test_assets_search_filters_and_keeps_the_query_in_the_url(page: Any) -> None:
     await page.goto("/assets")
+    await page.wait_for_selector('#live-status[data-live="open"]', timeout=10_000)
     await page.get_by_label("Search").fill("PEPE")
     await page.wait_for_url(re.compile(r"q=PEPE"))
+    await expect(page.locator("#assets-table tbody tr")).to_have_count(1)
+    # Live updates keep coming (a poll every few seconds): none may overwrite the search result.
+    await asyncio.sleep(7)
     await expect(page.locator("#assets-table tbody tr")).to_have_count(1)
     await page.locator("#assets-table a", has_text="PEPE").click()
     await page.wait_for_url(re.compile(r"/assets/PEPE"))

@@ -96,7 +96,8 @@ async def test_live_assets_event_is_rendered_once_per_update(settings: Settings,
         again = await assets_page.render_assets_events(app, update)
     assert first is again
     assert re.findall(rb"^event: (\S+)$", first, re.M) == [b"assets"]
-    assert b'id="assets-panel"' in first and b"$12.35B" in first
+    assert b'id="assets-table"' in first and b"$12.35B" in first
+    assert b'id="assets-panel"' not in first  # the region around it stays, so a search in flight lands
 
 
 async def test_asset_page_shows_venues_markets_multipliers_and_history(client: Client, db: asyncpg.Pool) -> None:

@@ -88,13 +88,14 @@ class _Rendered:
 
 
 async def render_assets_events(app: Quart, update: Update) -> bytes:
-    """The `assets` SSE event (the unfiltered top-assets panel), rendered once per update for all clients."""
+    """The `assets` SSE event (the unfiltered top assets, `#assets-live`), rendered once per update for all
+    clients."""
     cache: _Rendered = app.extensions.setdefault("assets_events", _Rendered(lock=asyncio.Lock()))
     assert cache.lock is not None
     async with cache.lock:
         if cache.seq != update.seq:
             context = await assets_context(app.extensions["pool"], update.doc)
-            html = await app.jinja_env.get_template("partials/_assets_panel.html").render_async(**context)
+            html = await app.jinja_env.get_template("partials/_assets_live.html").render_async(**context)
             cache.seq, cache.payload = update.seq, sse_event("assets", html.strip())
         return cache.payload
 
