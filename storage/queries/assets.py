@@ -48,37 +48,36 @@ _TRUNC: dict[Granularity, str] = {"daily": "day", "weekly": "week", "monthly": "
 _ASSIGN = """
 UPDATE markets AS m SET asset = t.asset, asset_multiplier = t.multiplier, asset_status = t.status,
                         asset_reason = t.reason
-FROM unnest($2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[])
-     AS t(symbol, asset, multiplier, status, reason)
-WHERE m.exchange = $1 AND m.symbol = t.symbol
+FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[])
+     AS t(exchange, symbol, asset, multiplier, status, reason)
+WHERE m.exchange = t.exchange AND m.symbol = t.symbol
 """
 
 
-async def assign_assets(db: Executor, exchange: str, markets: Sequence[Market]) -> list[AssetMapping]:
-    """Store the asset of each listed market (already upserted into `markets`); return the mappings."""
-    mappings = [map_market(m.exchange, m.symbol, m.base) for m in markets if m.exchange == exchange]
+async def _store(db: Executor, mappings: Sequence[AssetMapping]) -> None:
     if mappings:
         await db.execute(
             _ASSIGN,
-            exchange,
+            [m.exchange for m in mappings],
             [m.symbol for m in mappings],
             [m.asset for m in mappings],
             [m.multiplier for m in mappings],
             [m.status for m in mappings],
             [m.reason for m in mappings],
         )
+
+
+async def assign_assets(db: Executor, exchange: str, markets: Sequence[Market]) -> list[AssetMapping]:
+    """Store the asset of each listed market (already upserted into `markets`); return the mappings."""
+    mappings = [map_market(m.exchange, m.symbol, m.base) for m in markets if m.exchange == exchange]
+    await _store(db, mappings)
     return mappings
 
 
 async def assign_unclassified(db: Executor) -> int:
-    """Classify stored markets that predate the asset columns (rows never seen since the migration)."""
+    """Classify stored markets that predate the asset columns, or that the venue no longer lists."""
     rows = await db.fetch("SELECT exchange, symbol, base FROM markets WHERE asset_status IS NULL")
-    by_exchange: dict[str, list[Market]] = {}
-    for row in rows:
-        market = Market(row["exchange"], row["symbol"], "linear", "trading", row["base"], "")
-        by_exchange.setdefault(row["exchange"], []).append(market)
-    for exchange, markets in by_exchange.items():
-        await assign_assets(db, exchange, markets)
+    await _store(db, [map_market(row["exchange"], row["symbol"], row["base"]) for row in rows])
     return len(rows)
 
 
