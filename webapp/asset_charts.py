@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import altair as alt
 
-from core.current_volume import EXCHANGES, LABELS
+from core.current_volume import EXCHANGES
+from core.venues import LABELS
 from webapp.charts import COMPACT_USD, _color, _finish, _usd_axis
 
 SPLIT_DATA = "asset_split"

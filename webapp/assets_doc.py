@@ -15,8 +15,10 @@ from typing import Any
 
 import asyncpg
 
-from core.current_volume import LABELS, iso
+from core.current_volume import iso
+from core.documents import CurrentVolumeDoc
 from core.settings import Settings
+from core.venues import LABELS
 from storage.current_cache import build_from_db
 from storage.queries import assets as assets_q
 from storage.queries.assets import CurrentAssetMarket
@@ -34,7 +36,7 @@ def share(part: Decimal, whole: Decimal | None) -> str | None:
     return str((part / whole).quantize(SHARE_PLACES))
 
 
-def counted_venues(current: dict[str, Any]) -> set[str]:
+def counted_venues(current: CurrentVolumeDoc) -> set[str]:
     """Venues whose figure the current document sums (fresh, with a figure)."""
     return {
         v["exchange"] for v in current["exchanges"] if not v["stale"] and v.get("volume_usd") is not None
@@ -42,7 +44,7 @@ def counted_venues(current: dict[str, Any]) -> set[str]:
 
 
 def assets_document(
-    current: dict[str, Any], rows: Iterable[CurrentAssetMarket], limit: int | None = None, search: str = ""
+    current: CurrentVolumeDoc, rows: Iterable[CurrentAssetMarket], limit: int | None = None, search: str = ""
 ) -> dict[str, Any]:
     """Assets by rolling-24h USD volume across the counted venues, largest first: the `limit` largest
     (of those whose name contains `search`) in full; `asset_count` counts them all."""
@@ -116,7 +118,7 @@ def _unmapped(row: CurrentAssetMarket, counted: bool) -> dict[str, Any]:
     }
 
 
-def asset_detail(current: dict[str, Any], asset: str, rows: Iterable[CurrentAssetMarket]) -> dict[str, Any]:
+def asset_detail(current: CurrentVolumeDoc, asset: str, rows: Iterable[CurrentAssetMarket]) -> dict[str, Any]:
     """One asset's current figure per venue and per market (with each market's scale)."""
     counted = counted_venues(current)
     everything = list(rows)

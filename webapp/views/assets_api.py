@@ -17,21 +17,13 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
+from core.history import PeriodDoc, QueryProblem, parse_exchanges, period_document, resolve_range
 from core.settings import Settings
 from storage.queries import assets as assets_q
 from storage.queries import daily, dashboard, history
 from webapp.assets_doc import build_asset, build_assets
 from webapp.errors import ApiError, ErrorBody, bad_request
-from webapp.views.api import (
-    CsvTable,
-    Historical,
-    HistoryQuery,
-    _bounds,
-    _csv_response,
-    parse_exchanges,
-    period_document,
-    resolve_range,
-)
+from webapp.views.api import CsvTable, Historical, HistoryQuery, _bounds, _csv_response
 
 blueprint = Blueprint("assets_api", __name__, url_prefix="/api/assets")
 
@@ -206,11 +198,14 @@ async def asset_historical_csv(asset: str, query_args: HistoryQuery) -> Response
 
 async def asset_history(
     pool: asyncpg.Pool, asset: str, query: HistoryQuery
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[list[PeriodDoc], dict[str, Any]]:
     """(periods, facts) of one asset's history, as `/api/volume/historical` lists them."""
     today = datetime.now(UTC).date()
-    exchanges = parse_exchanges(query.exchange)
-    start, end = resolve_range(query, today)
+    try:
+        exchanges = parse_exchanges(query.exchange)
+        start, end = resolve_range(query.start_date, query.end_date, today)
+    except QueryProblem as exc:
+        raise bad_request(exc.code, exc.detail) from None
     spans = history.periods(start, end, query.granularity)
     cutoff = today - timedelta(days=1)
     async with pool.acquire() as conn:
@@ -222,7 +217,7 @@ async def asset_history(
     pending = dashboard.pending_by_period(lagging, [(p, min(last, cutoff)) for p, _, last in spans])
     found = {(r.period_start, r.exchange): r for r in rows}
     periods = [period_document(span, exchanges, found, pending) for span in spans]
-    facts = {"start": start, "end": end, "exchanges": exchanges, "bounds": bounds}
+    facts: dict[str, Any] = {"start": start, "end": end, "exchanges": exchanges, "bounds": bounds}
     return periods, facts
 
 

@@ -16,16 +16,16 @@ from urllib.parse import urlencode
 import asyncpg
 from quart import Quart
 
+from core.documents import CurrentVolumeDoc
 from core.exact_days import estimate_errors
 from core.records import EXCHANGES
 from core.settings import Settings
-from storage.current_cache import build_from_db
 from storage.queries import assets as assets_q
 from storage.queries import daily, dashboard, history
 from storage.queries import exact_days as exact_q
 from webapp import asset_charts, charts
 from webapp.assets_doc import assets_document, build_asset
-from webapp.broadcast import Hub, Update
+from webapp.broadcast import Update
 from webapp.formatting import percent
 from webapp.views.api import HistoryQuery
 from webapp.views.assets_api import asset_history
@@ -39,17 +39,7 @@ MAX_COMPARE = 5
 _NAME = re.compile(r"[A-Z0-9]{1,40}")
 
 
-async def _current(pool: asyncpg.Pool, settings: Settings, hub: Hub) -> dict[str, Any]:
-    """The current-volume document (which venues count), else the one the live feed delivered last."""
-    try:
-        return await build_from_db(pool, settings)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        if hub.latest is None:
-            raise
-        return dict(hub.latest.doc)
-
-
-async def assets_context(pool: asyncpg.Pool, current: dict[str, Any], q: str = "") -> dict[str, Any]:
+async def assets_context(pool: asyncpg.Pool, current: CurrentVolumeDoc, q: str = "") -> dict[str, Any]:
     """The top-assets panel: the assets document, filtered by a search, with the venue-split chart."""
     rows = await assets_q.select_current_markets(pool)
     query = q.strip().upper()[:40]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
@@ -49,32 +49,36 @@ async def compare_page() -> str:
     return await _page_or_partial("pages/asset_compare.html", "partials/_asset_compare.html", context, "assets")
 
 
-@assets_pages_bp.get("/assets/<name>")
-async def asset_page(name: str) -> str | Response:
-    asset = parse_asset_name(name)
-    context = None
-    if asset is not None:
-        context = await asset_context(_pool(), _settings(), asset, request.args, datetime.now(UTC).date())
+async def _asset_context(asset: str) -> dict[str, Any] | None:
+    """The asset page's context, or None when the name is not an asset perpvol knows."""
+    name = parse_asset_name(asset)
+    if name is None:
+        return None
+    return await asset_context(_pool(), _settings(), name, request.args, datetime.now(UTC).date())
+
+
+@assets_pages_bp.get("/assets/<asset>")
+async def asset_page(asset: str) -> str | Response:
+    context = await _asset_context(asset)
     if context is None:
-        return _not_found(f"no perp market of {name!r} is known; see /assets")
+        return _not_found(f"no perp market of {asset!r} is known; see /assets")
     if _is_htmx():
         return await render_template("partials/_asset_history.html", **context)
     return await render_template("pages/asset.html", page="assets", **context)
 
 
-@assets_pages_bp.get("/assets/<name>/chart.<any(svg, png):fmt>")
-async def asset_export(name: str, fmt: Literal["svg", "png"]) -> Response:
+@assets_pages_bp.get("/assets/<asset>/chart.<any(svg, png):fmt>")
+async def asset_export(asset: str, fmt: Literal["svg", "png"]) -> Response:
     """The asset's history chart (as on its page: `view=volume` or `share`) as SVG or PNG (vl-convert)."""
     import vl_convert as vlc
 
-    asset = parse_asset_name(name)
-    today = datetime.now(UTC).date()
-    context = await asset_context(_pool(), _settings(), asset, request.args, today) if asset else None
+    context = await _asset_context(asset)
     if context is None:
-        return _not_found(f"no perp market of {name!r} is known; see /assets")
+        return _not_found(f"no perp market of {asset!r} is known; see /assets")
     spec = dict(context["spec"], width=960, autosize={"type": "pad"})
     state = context["state"]
-    filename = f"perpvol-{asset}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
+    name = context["asset"]
+    filename = f"perpvol-{name}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
     if fmt == "svg":
         body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
         mimetype = "image/svg+xml"
