@@ -153,3 +153,17 @@ async def test_asset_pages_keep_the_strict_content_security_policy(client: Clien
         inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
         assert all('type="application/json"' in attrs for attrs in inline), path
         assert " style=" not in html and "<style" not in html, path
+
+
+def test_the_venue_split_bar_says_which_venue_is_stale_and_draws_only_counted_ones() -> None:
+    item = {"exchanges": [
+        {"exchange": "bybit", "label": "Bybit", "share": "0.75", "stale": False},
+        {"exchange": "woox", "label": "WOO X", "share": "0.25", "stale": False},
+        {"exchange": "paradex", "label": "Paradex", "share": None, "stale": True},
+    ]}
+    split = assets_page.split_segments(item)
+    assert [(s["x"], s["w"]) for s in split["segments"]] == [("0.000", "75.000"), ("75.000", "25.000")]
+    assert split["split_label"] == "Bybit 75.00%, WOO X 25.00%, Paradex stale, not counted"
+    no_volume = {"exchanges": [{"exchange": "bybit", "label": "Bybit", "share": None, "stale": False}]}
+    quiet = assets_page.split_segments(no_volume)
+    assert quiet == {"segments": [], "split_label": "Bybit —"}

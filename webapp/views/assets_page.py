@@ -59,8 +59,11 @@ def split_segments(item: dict[str, Any]) -> dict[str, Any]:
     and the sentence that says it, computed here: a Jinja macro per cell costs more than the whole row."""
     segments, parts, x = [], [], Decimal(0)
     for venue in item["exchanges"]:
-        if venue["share"] is None:
+        if venue["stale"]:
             parts.append(f"{venue['label']} stale, not counted")
+            continue
+        if venue["share"] is None:  # the asset has no volume at all: nothing to split
+            parts.append(f"{venue['label']} {percent(None)}")
             continue
         width = Decimal(venue["share"]) * 100
         color = charts.VENUE_COLORS.get(venue["exchange"], "#888")
