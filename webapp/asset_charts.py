@@ -16,7 +16,7 @@ import altair as alt
 
 from core.current_volume import EXCHANGES
 from core.venues import LABELS
-from webapp.charts import COMPACT_USD, _color, _finish, _usd_axis
+from webapp.charts import COMPACT_USD, _color, _finish, _time_axis, _usd_axis
 
 SPLIT_DATA = "asset_split"
 COMPARE_DATA = "compare"
@@ -117,7 +117,7 @@ def _compare_template(names: tuple[str, ...], granularity: str, view: CompareVie
         .transform_calculate(volume_text=COMPACT_USD, share_text="format(datum.share, '.2%')")
         .mark_line(point=len(names) <= 5 and granularity != "daily")
         .encode(
-            x=alt.X("period:T", title=title, scale=alt.Scale(type="utc")),
+            x=alt.X("period:T", title=title, scale=alt.Scale(type="utc"), axis=_time_axis(granularity)),
             y=y,
             color=alt.Color(
                 "asset:N", title="Asset", scale=alt.Scale(domain=list(names), range=list(ASSET_COLORS[: len(names)])),
