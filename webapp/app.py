@@ -31,6 +31,7 @@ from webapp.errors import register_error_handlers
 from webapp.health import DrainOnSignal, register_health
 from webapp.shared_counts import SharedRateCounts
 from webapp.views import api, live, public
+from webapp.views.assets_routes import register_asset_pages
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
+    register_asset_pages(app)
     if accounts:
         register_accounts(app)
     _setup_live(app, settings)

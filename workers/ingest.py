@@ -22,7 +22,8 @@ from exchanges.base import Connector, Exchange, Market
 from exchanges.errors import ExchangeError
 from storage.current_cache import refresh_current
 from storage.job_names import DAILY_BACKFILL
-from storage.queries import checkpoints, daily, markets, snapshots, status
+from storage.queries import assets, checkpoints, daily, markets, snapshots, status
+from workers import exact_days
 
 log = logging.getLogger("perpvol.ingest")
 
@@ -96,6 +97,7 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
     else:
         async with deps.pool.acquire() as conn, conn.transaction():
             await snapshots.insert_snapshot(conn, snapshot, taken_at)
+            await exact_days.record_midnight(conn, snapshot, deps.settings.poll_seconds)
             await status.record_success(conn, exchange, taken_at)
         deps.failures.succeeded(exchange)
         ok = True
@@ -117,6 +119,9 @@ async def sync_markets(deps: Deps, exchange: Exchange) -> list[Market]:
     async with deps.pool.acquire() as conn, conn.transaction():
         await markets.upsert_markets(conn, exchange, listed, now)
         await markets.mark_missing_markets_delisted(conn, exchange, [m.symbol for m in listed], now)
+        await assets.assign_assets(conn, exchange, listed)
+        # Markets stored before assets existed, and delisted ones the venue no longer lists.
+        await assets.assign_unclassified(conn)
     return listed
 
 

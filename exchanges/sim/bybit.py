@@ -29,6 +29,15 @@ INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "
 _CURSOR = re.compile(r"^first=([A-Z0-9-]+)&last=([A-Z0-9-]+)$")
 _MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 _FUTURE_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
+# Bybit lists low-priced coins in scaled units (1000PEPEUSDT with baseCoin 1000PEPE, SHIB1000USDT):
+# so does the simulator, priced per unit, so that asset mapping meets them.
+SCALED = {"PEPE": ("1000PEPE", 1000), "BONK": ("1000BONK", 1000), "FLOKI": ("1000FLOKI", 1000),
+          "SHIB": ("SHIB1000", 1000)}
+
+
+def coin_of(market: SimMarket) -> str:
+    """Bybit's baseCoin of a simulated market (scaled for the coins above, on linear markets)."""
+    return SCALED[market.base][0] if market.kind == "linear" and market.base in SCALED else market.base
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +171,7 @@ class BybitSim:
         instruments: list[Instrument] = []
         for m in self.model.markets("bybit"):
             linear = m.kind == "linear"
-            symbol = f"{m.base}{m.quote}" if linear else f"{m.base}USD"
+            symbol = f"{coin_of(m)}{m.quote}" if linear else f"{m.base}USD"
             contract = "LinearPerpetual" if linear else "InversePerpetual"
             category = "linear" if linear else "inverse"
             instruments.append(Instrument(symbol, category, contract, m, m.delisted))
@@ -189,7 +198,7 @@ class BybitSim:
             "symbol": i.symbol,
             "contractType": i.contract,
             "status": i.status(today),
-            "baseCoin": m.base,
+            "baseCoin": coin_of(m),
             "quoteCoin": m.quote if linear and perpetual else ("USDC" if linear else "USD"),
             "launchTime": str(_ms(m.listed)),
             "deliveryTime": str(_ms(i.delivery)) if i.delivery else "0",
@@ -296,7 +305,8 @@ class BybitSim:
 
     def _price(self, m: SimMarket, at: datetime) -> Decimal:
         # The model's smallest base prices round to 0 at 8 decimals; Bybit never quotes a zero price.
-        return max(self.model.price(m, at), MIN_PRICE)
+        scale = SCALED[m.base][1] if m.kind == "linear" and m.base in SCALED else 1
+        return max(self.model.price(m, at) * scale, MIN_PRICE)
 
     def _now_ms(self) -> int:
         return int(self.model.now().timestamp() * 1000)

@@ -31,8 +31,16 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+# WOO X lists some low-priced coins per 1000 (PERP_1000PEPE_USDT); the simulator names these so.
+SCALED = {"PEPE": "1000PEPE", "SHIB": "1000SHIB"}
+
+
+def coin_of(market: SimMarket) -> str:
+    return SCALED.get(market.base, market.base)
+
+
 def symbol_of(market: SimMarket) -> str:
-    return f"PERP_{market.base}_{market.quote}"
+    return f"PERP_{coin_of(market)}_{market.quote}"
 
 
 def error(status: int, code: int, message: str) -> SimResponse:
@@ -86,7 +94,7 @@ class WooxSim:
     # --- endpoints ----------------------------------------------------------------------------
 
     def _instruments(self, request: SimRequest) -> SimResponse:
-        rows = [_instrument(symbol_of(m), m.base, m.quote) for m in self._listed()]
+        rows = [_instrument(symbol_of(m), coin_of(m), m.quote) for m in self._listed()]
         rows += [_instrument(s, s.split("_")[1], "USDT") for s in SPOT_SYMBOLS]
         return self._ok(rows)
 

@@ -24,8 +24,8 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from core.settings import Settings
-from exchanges.base import DailyVolume
-from storage.queries import daily
+from exchanges.base import DailyVolume, Market
+from storage.queries import assets, daily, markets
 from webapp.app import create_asgi
 
 
@@ -37,6 +37,9 @@ async def seeded(db: asyncpg.Pool) -> None:
         for n in range(0, 40, 3)
     ]
     await daily.upsert_daily_volumes(db, rows, fetched_at=datetime.now(UTC))
+    btc = [Market("bybit", "BTCUSDT", "linear", "trading", "BTC", "USDT")]
+    await markets.upsert_markets(db, "bybit", btc, datetime.now(UTC))
+    await assets.assign_assets(db, "bybit", btc)
 
 
 @pytest.fixture
@@ -56,7 +59,10 @@ OPERATIONS_LEFT_OUT = {"/api/live/sse"}
 def test_api_conforms_to_its_openapi_schema(api_schema: Any, mode: GenerationMode) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     checked = [op for op in operations if op.path not in OPERATIONS_LEFT_OUT]
-    assert {"/api/volume/current", "/api/volume/historical", "/public/latest-volume"} <= {
+    assert {
+        "/api/volume/current", "/api/volume/historical", "/public/latest-volume",
+        "/api/assets", "/api/assets/{asset}", "/api/assets/{asset}/historical",
+    } <= {
         op.path for op in checked
     }
     for operation in checked:

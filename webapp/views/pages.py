@@ -23,6 +23,7 @@ from storage.queries import snapshots
 from webapp import charts
 from webapp.formatting import register_filters
 from webapp.security_headers import register_security_headers
+from webapp.views.assets_page import asset_status_context
 from webapp.views.embed_page import embed_context
 from webapp.views.history_page import HistoryState, history_context
 from webapp.views.live import sse_response
@@ -170,6 +171,8 @@ async def markets_page() -> str:
 @pages_bp.get("/status")
 async def status_page() -> str:
     context = await status_context(_pool(), _settings())
+    if not _is_htmx():
+        context.update(await asset_status_context(_pool()))
     return await _page_or_partial("pages/status.html", "partials/_status_table.html", context, "status")
 
 

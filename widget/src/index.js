@@ -11,7 +11,7 @@ const scriptOrigin = script && script.src ? new URL(script.src, location.href).o
 
 class PerpvolVolume extends HTMLElement {
   static get observedAttributes() {
-    return ["data-layout", "data-exchanges", "data-refresh", "data-live", "data-api", "data-account"];
+    return ["data-layout", "data-exchanges", "data-refresh", "data-live", "data-api", "data-account", "data-asset"];
   }
 
   constructor() {
@@ -30,8 +30,11 @@ class PerpvolVolume extends HTMLElement {
     // data-account="TOKEN": the account's own published figures (polled; the server caches them 60 s).
     const account = /^[\w-]{1,99}$/.test(data.account || "") ? data.account : null;
     const refreshMs = Math.max(5, Number(data.refresh) || (account ? 60 : 30)) * 1000;
+    // data-asset="BTC": that coin's volume across venues (polled from /public/asset/BTC).
+    const asset = /^[a-z0-9]{1,40}$/i.test(data.asset || "") ? data.asset.toUpperCase() : null;
     return {
       account,
+      asset,
       api: (data.api || scriptOrigin).replace(/\/+$/, ""),
       layout: data.layout === "card" ? "card" : "badge",
       exchanges: exchanges.length ? exchanges : null,
@@ -55,8 +58,9 @@ class PerpvolVolume extends HTMLElement {
   }
 
   subscribe() {
-    const { api, live, refreshMs, account } = this.options;
-    const feed = account ? getFeed(api, "poll", `/public/account/${account}`) : getFeed(api, live);
+    const { api, live, refreshMs, account, asset } = this.options;
+    const path = account ? `/public/account/${account}` : asset && `/public/asset/${asset}`;
+    const feed = path ? getFeed(api, "poll", path) : getFeed(api, live);
     const leave = this.unsubscribe;
     this.unsubscribe = feed.add(this, refreshMs); // join first, so a feed shared with others is kept
     if (leave && feed !== this.feed) leave();

@@ -62,9 +62,9 @@ function tags(s) {
 }
 
 // The sentence a screen reader (and the hover title) gets for the whole widget.
-function describe(s) {
+function describe(s, heading) {
   return [
-    s.noData ? `${LONG_TITLE}: ${NO_DATA} (${s.reason})` : `${LONG_TITLE}: ${formatFull(s.total)}`,
+    s.noData ? `${heading}: ${NO_DATA} (${s.reason})` : `${heading}: ${formatFull(s.total)}`,
     s.simulated && "simulated data",
     s.estimated && "partly estimated",
     s.partial && `partial, leaves out ${s.missing.join(", ")}`,
@@ -88,15 +88,19 @@ export function render(state, { layout, api, ...options }) {
   if (options.account) return renderAccount(state, layout, api, options);
   const s = summarize(state, options);
   const off = s.offline || s.stale || s.noData ? " off" : "";
-  const label = describe(s);
+  // data-asset: one coin's volume summed over the venues that list it.
+  const heading = options.asset ? `${options.asset} perpetual futures volume across venues, rolling 24 hours` : LONG_TITLE;
+  const label = describe(s, heading);
+  const title = options.asset ? `${options.asset} ${TITLE}` : TITLE;
+  const home = options.asset ? `${api}/assets/${options.asset}` : `${api}/`;
   const dot = h("span", { class: "dot", "aria-hidden": "true" });
   if (layout !== "card") {
-    const attrs = { class: `w badge${off}`, href: `${api}/`, target: "_blank", rel: "noopener" };
+    const attrs = { class: `w badge${off}`, href: home, target: "_blank", rel: "noopener" };
     return h(
       "a",
       { ...attrs, title: label, "aria-label": label },
       dot,
-      h("span", { class: "k" }, TITLE),
+      h("span", { class: "k" }, title),
       h("b", { class: "v" }, s.noData ? NO_DATA : formatCompact(s.total)),
       ...tags(s),
     );
@@ -104,8 +108,8 @@ export function render(state, { layout, api, ...options }) {
   const full = s.noData ? NO_DATA : formatFull(s.total);
   return h(
     "section",
-    { class: `w card${off}`, "aria-label": LONG_TITLE },
-    h("header", null, dot, h("span", { class: "k" }, TITLE), ...tags(s)),
+    { class: `w card${off}`, "aria-label": heading },
+    h("header", null, dot, h("span", { class: "k" }, title), ...tags(s)),
     h(
       "p",
       { class: "v", role: "img", title: label, "aria-label": `Total ${full}` },
@@ -118,7 +122,7 @@ export function render(state, { layout, api, ...options }) {
       null,
       s.asOf && h("time", { datetime: s.asOf }, `As of ${clock(s.asOf)}`),
       s.asOf && " · ",
-      h("a", { href: `${api}/`, target: "_blank", rel: "noopener" }, "perpvol ↗"),
+      h("a", { href: home, target: "_blank", rel: "noopener" }, "perpvol ↗"),
     ),
   );
 }

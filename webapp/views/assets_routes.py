@@ -1,0 +1,96 @@
+"""The Assets pages' routes: `/assets` (live top assets), `/assets/<ASSET>` (venues, markets, history),
+`/assets/compare` (two to five assets), and each page's htmx partial and chart export."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from quart import Blueprint, Quart, Response, current_app, render_template, request
+
+from webapp.views import assets_api
+from webapp.views.assets_page import (
+    asset_context,
+    assets_context,
+    compare_context,
+    parse_asset_name,
+    render_assets_events,
+)
+from webapp.views.live import sse_response
+from webapp.views.overview_page import current_doc
+from webapp.views.pages import _gzip_html, _is_htmx, _page_or_partial, _pool, _settings
+
+assets_pages_bp = Blueprint("asset_pages", __name__)
+assets_pages_bp.after_request(_gzip_html)
+
+
+def _not_found(detail: str) -> Response:
+    return Response(detail, status=404, mimetype="text/plain")
+
+
+@assets_pages_bp.get("/assets")
+async def assets_page() -> str:
+    doc = await current_doc(_pool(), _settings(), current_app.extensions["hub"])
+    context = await assets_context(_pool(), doc, request.args.get("q", ""))
+    return await _page_or_partial("pages/assets.html", "partials/_assets_panel.html", context, "assets")
+
+
+@assets_pages_bp.get("/live/assets")
+async def assets_live() -> Response:
+    """Server-sent events `assets`: the top-assets panel's HTML, once per current-volume update."""
+    app = cast(Quart, current_app._get_current_object())  # type: ignore[attr-defined]
+    return sse_response(lambda update: render_assets_events(app, update))
+
+
+@assets_pages_bp.get("/assets/compare")
+async def compare_page() -> str:
+    context = await compare_context(_pool(), request.args, datetime.now(UTC).date())
+    return await _page_or_partial("pages/asset_compare.html", "partials/_asset_compare.html", context, "assets")
+
+
+async def _asset_context(asset: str) -> dict[str, Any] | None:
+    """The asset page's context, or None when the name is not an asset perpvol knows."""
+    name = parse_asset_name(asset)
+    if name is None:
+        return None
+    return await asset_context(_pool(), _settings(), name, request.args, datetime.now(UTC).date())
+
+
+@assets_pages_bp.get("/assets/<asset>")
+async def asset_page(asset: str) -> str | Response:
+    context = await _asset_context(asset)
+    if context is None:
+        return _not_found(f"no perp market of {asset!r} is known; see /assets")
+    if _is_htmx():
+        return await render_template("partials/_asset_history.html", **context)
+    return await render_template("pages/asset.html", page="assets", **context)
+
+
+@assets_pages_bp.get("/assets/<asset>/chart.<any(svg, png):fmt>")
+async def asset_export(asset: str, fmt: Literal["svg", "png"]) -> Response:
+    """The asset's history chart (as on its page: `view=volume` or `share`) as SVG or PNG (vl-convert)."""
+    import vl_convert as vlc
+
+    context = await _asset_context(asset)
+    if context is None:
+        return _not_found(f"no perp market of {asset!r} is known; see /assets")
+    spec = dict(context["spec"], width=960, autosize={"type": "pad"})
+    state = context["state"]
+    name = context["asset"]
+    filename = f"perpvol-{name}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
+    if fmt == "svg":
+        body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
+        mimetype = "image/svg+xml"
+    else:
+        body = await asyncio.to_thread(vlc.vegalite_to_png, spec, scale=2)
+        mimetype = "image/png"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def register_asset_pages(app: Quart) -> None:
+    """Everything issue 12 adds to the app: the assets API, the widget's asset endpoint and the pages."""
+    for blueprint in (assets_api.blueprint, assets_api.public_blueprint, assets_pages_bp):
+        app.register_blueprint(blueprint)
