@@ -72,11 +72,35 @@ def password_problem(password: str) -> str | None:
 
 
 def normalize_email(value: str) -> str | None:
+    """The address lower-cased, or None when it cannot be one (control characters such as NUL never
+    reach PostgreSQL, which refuses them in text)."""
     email = value.strip().lower()
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+    if not local or "." not in domain or len(email) > 254 or not printable(email) or " " in email:
         return None
     return email
+
+
+def printable(value: str) -> bool:
+    """No control, format or separator characters other than the ASCII space (no NUL, CR, LF, TAB,
+    VT, no-break or zero-width spaces)."""
+    return value.isprintable()
+
+
+def local_path(target: object) -> str | None:
+    """`target` when it is a path on this site, else None: never a redirect to another site.
+
+    Browsers drop TAB/CR/LF inside URLs and read a backslash as `/`, so `/` TAB `/evil.example` becomes
+    the protocol-relative `//evil.example`: any such character refuses the target outright.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2000:
+        return None
+    if not printable(target) or "\\" in target or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 # ---- sessions ------------------------------------------------------------------------------------
@@ -167,12 +191,16 @@ def mask(value: str) -> str:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-def cross_origin_problem(method: str, headers: Mapping[str, str], host: str) -> str | None:
+def cross_origin_problem(
+    method: str, headers: Mapping[str, str], host: str, *, with_session: bool = False
+) -> str | None:
     """Why an unsafe request must be refused as cross-site, or None.
 
     The algorithm of Go 1.25's `http.CrossOriginProtection` (and datasette): browsers send
     `Sec-Fetch-Site` on every request; older ones send `Origin` on cross-origin POSTs. A request with
-    neither comes from a non-browser client, which cannot ride on a victim's cookies.
+    neither comes from a non-browser client; it may sign up or sign in, but one that carries a session
+    cookie is refused (fail closed: a browser old or odd enough to send neither could be riding on a
+    victim's cookie). Scripts using the API send `Sec-Fetch-Site: same-origin` or their `Origin`.
     """
     if method.upper() in SAFE_METHODS:
         return None
@@ -181,6 +209,8 @@ def cross_origin_problem(method: str, headers: Mapping[str, str], host: str) -> 
         return None if site in ("same-origin", "none") else f"cross-site request (Sec-Fetch-Site: {site})"
     origin = headers.get("Origin")
     if origin is None:
+        if with_session:
+            return "a signed-in request without Origin or Sec-Fetch-Site"
         return None
     # Like Go, compare hosts only: behind a TLS-terminating proxy the app may see http.
     if urlsplit(origin).netloc.lower() == host.lower():

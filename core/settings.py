@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="PERPVOL_HOST")
     port: int = Field(default=8000, ge=1, le=65535, alias="PERPVOL_PORT")
     public_rate_limit: int = Field(default=120, ge=1, alias="PERPVOL_PUBLIC_RATE_LIMIT")
+    # Host names the web app answers to, comma-separated, besides localhost and the listen address
+    # (DNS rebinding: a page on evil.example resolving to this machine sends `Host: evil.example`).
+    allowed_hosts: str = Field(default="", alias="PERPVOL_ALLOWED_HOSTS")
 
     # Accounts: who may sign up (`perpvol user create` works either way), whether keys that can trade
     # or withdraw are accepted (with a warning), and the cookie's Secure flag (off only for local http).

@@ -13,7 +13,7 @@ import httpx
 from arq.connections import RedisSettings, create_pool
 from quart import Quart, Response, request
 
-from core.security import Passwords, cross_origin_problem
+from core.security import SESSION_COOKIE, Passwords, cross_origin_problem
 from core.settings import Settings
 from storage.job_codec import JOB_CODEC
 from webapp.accounts import AccountsState
@@ -60,7 +60,8 @@ def register_accounts(
 
 
 async def _reject_cross_origin() -> Response | None:
-    problem = cross_origin_problem(request.method, dict(request.headers), request.host)
+    with_session = SESSION_COOKIE in request.cookies
+    problem = cross_origin_problem(request.method, dict(request.headers), request.host, with_session=with_session)
     if problem is None:
         return None
     return error_response(403, "cross_site_request", f"refused: {problem}")

@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 from arq.connections import ArqRedis
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from quart import current_app, g, request
 from redis.asyncio import Redis
 from werkzeug.sansio.response import Response as AnyResponse
@@ -31,8 +31,10 @@ from core.security import (
     SESSION_COOKIE,
     CredentialCipher,
     Passwords,
+    local_path,
     mask,
     new_token,
+    printable,
     secret_fingerprint,
     token_hash,
 )
@@ -192,10 +194,8 @@ def client_address() -> str:
 
 
 def safe_next(target: Any) -> str:
-    """Only local paths: never redirect a signed-in user to another site."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/account"
+    """Only local paths without control characters: never redirect a signed-in user to another site."""
+    return local_path(target) or "/account"
 
 
 # ---- saving a credential ----------------------------------------------------------------------------
@@ -211,6 +211,20 @@ class KeyInput(BaseModel):
     api_secret: SecretStr | None = Field(default=None, max_length=200)
     address: str | None = Field(default=None, max_length=100)
     token: SecretStr | None = Field(default=None, max_length=4000)
+
+    @field_validator("label", "api_key", "address")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not printable(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("api_secret", "token")
+    @classmethod
+    def _printable_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not printable(value.get_secret_value()):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 def _venue_credential(data: KeyInput) -> ApiCredential:

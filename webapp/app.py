@@ -29,6 +29,7 @@ from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, register_error_handlers
+from webapp.request_guards import register_request_guards
 from webapp.views import api, live, public
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
         openapi_provider_class=_OpenAPI,
     )
     register_error_handlers(app)
+    register_request_guards(app, settings)
     for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)

@@ -93,6 +93,13 @@ def register_error_handlers(app: Quart) -> None:
         headers = {"Allow": ", ".join(allowed)} if allowed else {}
         return error_response(status, name, exc.description, headers)
 
+    @app.errorhandler(asyncpg.DataError)
+    async def _bad_value(exc: asyncpg.DataError) -> Response:
+        # A value PostgreSQL refuses (NUL in text, an out-of-range number) that slipped past a view's
+        # checks is still the client's input: a 400, never a 500.
+        log.warning("value refused by PostgreSQL: %s", type(exc).__name__)
+        return error_response(400, "invalid_value", "a value in the request cannot be stored")
+
     @app.errorhandler(asyncpg.PostgresConnectionError)
     @app.errorhandler(asyncpg.InterfaceError)
     @app.errorhandler(ConnectionError)

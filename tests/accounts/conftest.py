@@ -23,6 +23,7 @@ from exchanges.http import RetryPolicy
 from exchanges.sim.app import SimulatorApp
 from exchanges.sim.model import SimModel
 from exchanges.simulator import build_simulator
+from tests.accounts.support import SameOriginClient
 from tests.conftest import make_settings
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
 from webapp.account_routes import register_accounts
@@ -72,6 +73,7 @@ def acc_settings(db_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path)
 
 def make_app(settings: Settings, transport: httpx.AsyncBaseTransport) -> Quart:
     app = create_app(settings, accounts=False)
+    app.test_client_class = SameOriginClient
     register_accounts(app, passwords=Passwords(CHEAP), venue_transport=transport, now=sim_now)
     return app
 

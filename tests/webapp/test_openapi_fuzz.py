@@ -41,7 +41,7 @@ async def seeded(db: asyncpg.Pool) -> None:
 
 @pytest.fixture
 def api_schema(settings: Settings, seeded: None) -> Iterator[Any]:
-    app = create_asgi(settings.model_copy(update={"public_rate_limit": 10_000}))
+    app = create_asgi(settings.model_copy(update={"public_rate_limit": 10_000, "allowed_hosts": "testserver"}))
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
     # Stop the app (its pool and Redis subscription) before the test database is dropped.
     asgi.shutdown_lifespans()

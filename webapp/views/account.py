@@ -12,6 +12,7 @@ import secrets
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from pydantic import BaseModel, Field, ValidationError
@@ -161,7 +162,7 @@ async def public_embed(token: str) -> Response:
 async def _page_user() -> users.User | Redirect:
     user = await accounts.current_user()
     if user is None:
-        return redirect(f"/signin?next={request.path}", 303)
+        return redirect(f"/signin?next={quote(request.path)}", 303)
     return user
 
 
