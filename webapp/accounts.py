@@ -5,12 +5,11 @@ The key check on save calls the venue from the web process (the user waits for i
 read-only private clients of `exchanges.private`, a layer below the web app.
 
 Sessions are random tokens in an HttpOnly, SameSite=Lax cookie (Secure unless PERPVOL_COOKIE_SECURE=0);
-only their SHA-256 is stored. Sign-in failures are counted in Redis per email and per client address.
+only their SHA-256 is stored. Sign-in failures are counted in Redis (webapp/signin_throttle.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,11 +47,9 @@ from exchanges.private.registry import make_private_client, private_class
 from storage.job_names import SYNC_ONE_CREDENTIAL
 from storage.queries import credentials, users
 from webapp.errors import ApiError
+from webapp.signin_throttle import SigninThrottle
 
 SESSION_DAYS = 30
-EMAIL_FAILURES = 5  # per email per window
-ADDRESS_FAILURES = 30  # per client address per window
-FAILURE_WINDOW = 900  # seconds
 # The worker's job (workers/account_jobs.py), enqueued by name: the web app does not import it.
 FIRST_SYNC_JOB = SYNC_ONE_CREDENTIAL
 
@@ -134,43 +131,8 @@ async def end_session(response: AnyResponse) -> None:
 # ---- sign-in throttling ---------------------------------------------------------------------------
 
 
-def _failure_keys(email: str, address: str) -> tuple[str, str]:
-    prefix = f"{state().settings.key_prefix}:signin-failures"
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"{prefix}:email:{digest}", f"{prefix}:addr:{address}"
-
-
-async def signin_wait(email: str, address: str) -> int | None:
-    """Seconds until this email/address may try again, or None when it may try now."""
-    email_key, addr_key = _failure_keys(email, address)
-    counts = await redis().mget(email_key, addr_key)
-    by_email, by_addr = (int(c or 0) for c in counts)
-    if by_email < EMAIL_FAILURES and by_addr < ADDRESS_FAILURES:
-        return None
-    ttl = await redis().ttl(email_key if by_email >= EMAIL_FAILURES else addr_key)
-    return max(1, int(ttl))
-
-
-# INCR, then start the window on the first failure. One script, so it is atomic, and it runs on every
-# Redis perpvol supports: `EXPIRE … NX` needs Redis 7 and the embedded server is 6.2.
-_COUNT_FAILURE = """
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
-end
-return 1
-"""
-
-
-async def record_signin_failure(email: str, address: str) -> None:
-    """Count a failure. A Redis error propagates and the view answers 503: the attempt is refused,
-    never let through uncounted."""
-    count = redis().register_script(_COUNT_FAILURE)  # EVALSHA, falling back to EVAL once
-    await count(keys=list(_failure_keys(email, address)), args=[FAILURE_WINDOW])
-
-
-async def clear_signin_failures(email: str, address: str) -> None:
-    await redis().delete(_failure_keys(email, address)[0])
+def signin_throttle() -> SigninThrottle:
+    return SigninThrottle(redis(), state().settings.key_prefix)
 
 
 # ---- credential encryption ------------------------------------------------------------------------

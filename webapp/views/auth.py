@@ -62,14 +62,16 @@ async def signin_page() -> tuple[str, int]:
 @blueprint.post("/signin")
 @hide
 async def signin() -> ResponseReturnValue:
-    """Check the password (throttled per email and per client address) and start a session."""
+    """Check the password (throttled per account and client address, see webapp/signin_throttle.py)
+    and start a session."""
     form = await request.form
     valid_email = normalize_email(form.get("email", ""))
     # An address that cannot exist (e.g. with NUL) is still throttled and answered like a wrong one.
     email = valid_email or form.get("email", "")[:254]
     password = form.get("password", "")
     address = accounts.client_address()
-    wait = await accounts.signin_wait(email, address)
+    throttle = accounts.signin_throttle()
+    wait = await throttle.wait(email, address)
     if wait is not None:
         page, _ = await _form("signin", error=f"Too many failed attempts: try again in {wait} s.", email=valid_email)
         return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
@@ -78,9 +80,9 @@ async def signin() -> ResponseReturnValue:
     if login is None:
         await passwords.burn(password)
     if login is None or not await passwords.verify(login.password_hash, password):
-        await accounts.record_signin_failure(email, address)
+        await throttle.record_failure(email, address)
         return await _form("signin", 401, error="Wrong email or password.", email=valid_email)
-    await accounts.clear_signin_failures(email, address)
+    await throttle.clear(email, address)
     if passwords.needs_rehash(login.password_hash):
         await users.update_password_hash(accounts.pool(), login.user.id, await passwords.hash(password))
     response = redirect(accounts.safe_next(form.get("next")), 303)
