@@ -9,7 +9,10 @@
   price of stopping a botnet, paid only under such an attack.
 - per client address, across accounts: `ADDRESS_FAILURES` per 15 minutes (credential stuffing).
 
-Both scripts use only commands Redis 6.2 and 7 share (no `EXPIRE … NX`). Any Redis error propagates
+Sign-up is limited per client address too (`SIGNUP_PER_ADDRESS` an hour): each one costs a password
+hash and a row, so one address cannot fill the table or the hashing queue.
+
+The scripts use only commands Redis 6.2 and 7 share (no `EXPIRE … NX`). Any Redis error propagates
 and the view answers 503: an attempt that cannot be counted or checked is refused, never let through.
 """
 
@@ -26,6 +29,8 @@ ACCOUNT_FAILURES = 100
 ACCOUNT_WINDOW = 3600
 ADDRESS_FAILURES = 30
 ADDRESS_WINDOW = 900
+SIGNUP_PER_ADDRESS = 10
+SIGNUP_WINDOW = 3600
 
 # KEYS: pair block, account count, address count. ARGV: account ceiling, address ceiling.
 # Returns the milliseconds to wait (0: may try now).
@@ -60,6 +65,17 @@ local delay = tonumber(ARGV[3])
 if over < 20 then delay = math.min(delay, 2 ^ over) end
 redis.call('SET', KEYS[2], '1', 'EX', delay)
 return delay
+"""
+
+
+# KEYS: the counter. ARGV: window, limit. Returns the milliseconds to wait (0: counted, may go on).
+_FIXED_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if count <= tonumber(ARGV[2]) then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 1000 end
+return ttl
 """
 
 
@@ -104,3 +120,10 @@ class SigninThrottle:
         botnet's progress is not reset by the owner signing in."""
         keys = self._keys(email, address)
         await self.redis.delete(keys["pair"], keys["block"])
+
+    async def signup_wait(self, address: str) -> int | None:
+        """Count a sign-up from `address`; None when it may go on, else whole seconds to wait."""
+        where = hashlib.sha256(address.encode()).hexdigest()[:16]
+        script = self.redis.register_script(_FIXED_WINDOW)
+        millis = int(await script(keys=[f"{self.prefix}:signup:{where}"], args=[SIGNUP_WINDOW, SIGNUP_PER_ADDRESS]))
+        return None if millis <= 0 else max(1, -(-millis // 1000))

@@ -44,6 +44,11 @@ async def signup() -> ResponseReturnValue:
     problem = "enter a valid email address" if email is None else password_problem(password)
     if problem or email is None:
         return await _form("signup", 400, error=problem, email=email)
+    wait = await accounts.signin_throttle().signup_wait(accounts.client_address())
+    if wait is not None:
+        error = f"Too many sign-ups from your address: try again in {wait} s."
+        page, _ = await _form("signup", error=error, email=email)
+        return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
     password_hash = await accounts.state().passwords.hash(password)
     user = await users.insert_user(accounts.pool(), email, password_hash)
     if user is None:
