@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -216,6 +216,41 @@ class CredentialCipher:
             ) from None
         fields: dict[str, str] = json.loads(plaintext)
         return fields
+
+
+class CredentialSealer(Protocol):
+    """What seals and opens credentials: one secret's cipher, or a keyring of the current and
+    previous secrets (during a rotation)."""
+
+    @property
+    def key_version(self) -> int: ...
+
+    def seal(self, fields: Mapping[str, str], user_id: int, exchange: str, credential_id: UUID) -> Sealed: ...
+
+    def open(self, sealed: Sealed, user_id: int, exchange: str, credential_id: UUID) -> dict[str, str]: ...
+
+
+class Keyring:
+    """Seals under the current secret's version; opens any version it holds (the previous secret's
+    too), so web and workers work on both sides of a rotation."""
+
+    def __init__(self, current: CredentialCipher, others: Iterable[CredentialCipher] = ()) -> None:
+        self.current = current
+        self.ciphers = {c.key_version: c for c in others} | {current.key_version: current}
+
+    def __repr__(self) -> str:
+        return f"Keyring(current={self.current.key_version}, versions={sorted(self.ciphers)})"
+
+    @property
+    def key_version(self) -> int:
+        return self.current.key_version
+
+    def seal(self, fields: Mapping[str, str], user_id: int, exchange: str, credential_id: UUID) -> Sealed:
+        return self.current.seal(fields, user_id, exchange, credential_id)
+
+    def open(self, sealed: Sealed, user_id: int, exchange: str, credential_id: UUID) -> dict[str, str]:
+        cipher = self.ciphers.get(sealed.key_version, self.current)
+        return cipher.open(sealed, user_id, exchange, credential_id)
 
 
 def mask(value: str) -> str:

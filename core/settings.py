@@ -12,6 +12,7 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.secret_strength import secret_problem
 from core.venues import DEFAULT_URLS
 
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     app_secret_key: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY")
+    # During a rotation: the secret before APP_SECRET_KEY. Credentials under it still open, and the
+    # worker re-seals them under APP_SECRET_KEY; remove it once the worker has logged that it is done.
+    app_secret_key_previous: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY_PREVIOUS")
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("perpvol")), alias="PERPVOL_DATA_DIR")
     # "simulated" data lives in its own database and Redis namespace and is labelled everywhere.
@@ -68,6 +72,21 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("app_secret_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        problem = secret_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("app_secret_key_previous")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
     @field_validator("poll_seconds")
     @classmethod
@@ -119,7 +138,8 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             loc = error["loc"][0] if error["loc"] else "?"
             name = _env_name(str(loc))
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+            shown = "(hidden)" if "SECRET" in name else repr(error.get("input"))
+            problems.append(f"{name}: {error['msg']} (got {shown})")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+import asyncpg
 import httpx
 from arq.connections import RedisSettings, create_pool
 from quart import Quart, Response, request
@@ -16,7 +17,7 @@ from quart import Quart, Response, request
 from core.security import SESSION_COOKIE, Passwords, cross_origin_problem
 from core.settings import Settings
 from storage.job_codec import JOB_CODEC
-from webapp.accounts import AccountsState
+from webapp.accounts import AccountsState, cipher
 from webapp.errors import error_response
 from webapp.views import account, account_api, auth
 
@@ -37,6 +38,17 @@ def register_accounts(
         state.now = now
     app.extensions["accounts"] = state
     app.before_request(_reject_cross_origin)
+
+    @app.before_serving
+    async def _check_secret() -> None:
+        # A secret that opens no stored credential stops start-up (SecretMismatch). PostgreSQL being
+        # down does not: the keyring is then loaded on the first key saved.
+        if settings.app_secret_key is None:
+            return
+        try:
+            await cipher()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("secret not checked at start (PostgreSQL unavailable): %s", exc)
 
     @app.before_serving
     async def _open_jobs() -> None:

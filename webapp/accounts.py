@@ -28,13 +28,13 @@ from werkzeug.sansio.response import Response as AnyResponse
 from core.current_volume import iso
 from core.security import (
     SESSION_COOKIE,
-    CredentialCipher,
+    CredentialSealer,
+    Keyring,
     Passwords,
     local_path,
     mask,
     new_token,
     printable,
-    secret_fingerprint,
     token_hash,
 )
 from core.settings import Settings
@@ -44,6 +44,7 @@ from exchanges.errors import ExchangeError
 from exchanges.http import RetryPolicy
 from exchanges.private.base import ApiCredential, CredentialError, KeyCheck
 from exchanges.private.registry import make_private_client, private_class
+from storage.credential_keys import load_keyring
 from storage.job_names import SYNC_ONE_CREDENTIAL
 from storage.queries import credentials, users
 from webapp.errors import ApiError
@@ -63,7 +64,7 @@ class AccountsState:
     # Tests route the key checks to the simulator in process; None means real HTTP.
     venue_transport: httpx.AsyncBaseTransport | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    cipher: CredentialCipher | None = None
+    cipher: Keyring | None = None
     # The workers' arq queue (opened before serving): a new key's first sync is enqueued there.
     jobs: ArqRedis | None = None
 
@@ -138,17 +139,21 @@ def signin_throttle() -> SigninThrottle:
 # ---- credential encryption ------------------------------------------------------------------------
 
 
-async def cipher() -> CredentialCipher:
-    """The cipher of APP_SECRET_KEY (its key version registered on first use), or a 503."""
+async def cipher() -> CredentialSealer:
+    """The keyring of APP_SECRET_KEY (and APP_SECRET_KEY_PREVIOUS), loaded before serving or on first
+    use when PostgreSQL was down then; a 503 when no secret is set."""
     accounts = state()
     if accounts.cipher is None:
         secret = accounts.settings.app_secret_key
-        if secret is None or not secret.get_secret_value():
+        if secret is None:
             raise ApiError(503, "not_configured", "APP_SECRET_KEY is not set: exchange keys cannot be stored")
-        value = secret.get_secret_value()
-        version = await credentials.insert_key_version(pool(), secret_fingerprint(value))
-        accounts.cipher = CredentialCipher(value, version)
+        accounts.cipher = await load_keyring(pool(), secret.get_secret_value(), previous_secret(accounts.settings))
     return accounts.cipher
+
+
+def previous_secret(settings: Settings) -> str | None:
+    previous = settings.app_secret_key_previous
+    return previous.get_secret_value() if previous else None
 
 
 def client_address() -> str:

@@ -84,9 +84,10 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
+    # Live first: its before-serving hook opens the pool the accounts' secret check reads.
+    _setup_live(app, settings)
     if accounts:
         register_accounts(app)
-    _setup_live(app, settings)
 
     @app.get("/healthz")
     @document_response(Health, 200)

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from cli.commands.accounts_args import NEW_SECRET_ENV
+from core.secret_strength import secret_problem
 from core.security import (
     CredentialCipher,
     CredentialDecryptError,
+    Keyring,
     Passwords,
     normalize_email,
     password_problem,
@@ -43,26 +45,37 @@ async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: 
     return user.id
 
 
-async def rotate_secret(pool: asyncpg.Pool, old_secret: str, new_secret: str) -> tuple[int, int]:
-    """Re-encrypt every credential from `old_secret` to `new_secret` in one transaction.
+async def rotate_secret(
+    pool: asyncpg.Pool, old_secret: str, new_secret: str, previous: str | None = None
+) -> tuple[int, int]:
+    """Re-encrypt every credential from `old_secret` (or `previous`, for credentials a rotation left
+    behind) to `new_secret` in one transaction.
 
-    Every credential is opened before anything is written: one that does not open under the old secret
-    aborts the whole rotation (nothing changes), so no credential is ever lost. Returns (count, version).
+    Every credential is opened before anything is written: one that does not open aborts the whole
+    rotation (nothing changes), so no credential is ever lost. Returns (count, version).
     """
     if not new_secret or new_secret == old_secret:
         raise CommandError("the new secret must be set and differ from the current APP_SECRET_KEY")
+    problem = secret_problem(new_secret, NEW_SECRET_ENV)
+    if problem:
+        raise CommandError(problem)
     async with _db.transaction(pool) as conn:
-        old_version = await credentials.select_key_version(conn, secret_fingerprint(old_secret))
+        ciphers = []
+        for secret in (old_secret, previous):
+            version = await credentials.select_key_version(conn, secret_fingerprint(secret)) if secret else None
+            if secret and version is not None:
+                ciphers.append(CredentialCipher(secret, version))
         rows = await credentials.select_all_sealed_for_update(conn)
-        if old_version is None and rows:
-            raise CommandError("APP_SECRET_KEY is not the secret the stored credentials were sealed with")
-        old = CredentialCipher(old_secret, old_version or 0)
         opened = []
-        for row, sealed in rows:
-            try:
-                opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
-            except CredentialDecryptError as exc:
-                raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
+        if rows:
+            if not ciphers:
+                raise CommandError("APP_SECRET_KEY is not the secret the stored credentials were sealed with")
+            old = Keyring(ciphers[0], ciphers[1:])
+            for row, sealed in rows:
+                try:
+                    opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
+                except CredentialDecryptError as exc:
+                    raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
         version = await credentials.insert_key_version(conn, secret_fingerprint(new_secret))
         new = CredentialCipher(new_secret, version)
         for row, fields in opened:
@@ -115,9 +128,19 @@ async def _rotate(pool: asyncpg.Pool, settings: Settings) -> int:
     generated = not new_secret
     if generated:
         new_secret = secrets.token_urlsafe(48)
-    count, version = await rotate_secret(pool, settings.app_secret_key.get_secret_value(), new_secret)
+    previous = settings.app_secret_key_previous
+    count, version = await rotate_secret(
+        pool,
+        settings.app_secret_key.get_secret_value(),
+        new_secret,
+        previous.get_secret_value() if previous else None,
+    )
     print(f"re-encrypted {count} credential(s) under key version {version}.")
     if generated:
         print(f"New secret (store it now, it is not saved anywhere):\n  APP_SECRET_KEY={new_secret}")
-    print("Set APP_SECRET_KEY to the new secret and restart the web app and workers.")
+    print(
+        "Set APP_SECRET_KEY to the new secret and APP_SECRET_KEY_PREVIOUS to the old one, and restart the "
+        "web app and workers: a key saved by a process still on the old secret is re-sealed by the worker "
+        "(it logs `re-sealed`). Then remove APP_SECRET_KEY_PREVIOUS."
+    )
     return 0

@@ -29,6 +29,7 @@ def add_parsers(sub: Any, add_simulate: Callable[[argparse.ArgumentParser], None
         description="Reads the current secret from APP_SECRET_KEY and the new one from "
         f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
         "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
-        "restart the web app and workers.",
+        "APP_SECRET_KEY_PREVIOUS to the old one and restart the web app and workers; the worker re-seals "
+        "any key saved under the old secret meanwhile. Then remove APP_SECRET_KEY_PREVIOUS.",
     )
     add_simulate(rotate)

@@ -11,7 +11,7 @@ import httpx
 from quart.testing import QuartClient
 from werkzeug.datastructures import Headers
 
-from core.security import CredentialCipher, mask
+from core.security import CredentialSealer, mask
 from storage.queries import credentials, users
 from tests.exchanges_support import SIM_NOW
 
@@ -23,7 +23,7 @@ async def new_user(db: asyncpg.Pool, email: str) -> int:
 
 
 async def store_credential(
-    db: asyncpg.Pool, cipher: CredentialCipher, user_id: int, exchange: str, key: str, secret: str = ""
+    db: asyncpg.Pool, cipher: CredentialSealer, user_id: int, exchange: str, key: str, secret: str = ""
 ) -> UUID:
     new = credentials.NewCredential(
         uuid4(), user_id, exchange, exchange, mask(key), ("read",), "ok", None, None, SIM_NOW

@@ -10,10 +10,10 @@ import pytest
 
 from cli.main import main as perpvol_main
 from core.security import CredentialCipher
+from storage.credential_keys import load_keyring
 from storage.queries import credentials, users
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
-from workers.account_sync import load_cipher
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ async def test_user_create_makes_an_account_even_with_signup_closed(
 async def test_rotate_secret_command_prints_the_new_secret_and_keeps_credentials(
     env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     user = await new_user(db, "r@example.com")
     cid = await store_credential(db, cipher, user, "woox", "RotateKey0001==", "rotate-secret")
     env.delenv("PERPVOL_NEW_SECRET_KEY", raising=False)
