@@ -8,12 +8,15 @@ ciphertext copied to another row or user fails to open. A fresh 96-bit random no
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -100,11 +103,34 @@ class Passwords:
             return True
 
 
-def password_problem(password: str) -> str | None:
+# The 10,000 most common passwords, most common first: the head of Django 5.2's
+# django/contrib/auth/common-passwords.txt.gz (BSD-3-Clause; Royce Williams' list from breach corpora).
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt.gz")
+# Words of this site: a password made of them is the first an attacker tries here.
+CONTEXT_WORDS = ("perpvol", "perp vol")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    return frozenset(gzip.decompress(COMMON_PASSWORDS_FILE.read_bytes()).decode().splitlines())
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why a new password is refused, or None (ASVS 6.2.1-6.2.4, 6.2.11-6.2.12): too short or long, one of
+    the 10,000 most common, or made of the account's email or this site's name."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"the password may have at most {MAX_PASSWORD_LENGTH} characters"
+    folded = password.strip().lower()
+    if folded in common_passwords():
+        return "that password is one of the 10,000 most common: choose another"
+    if email:
+        local = email.lower().partition("@")[0]
+        if folded == email.lower() or email.lower() in folded or (len(local) >= 4 and local in folded):
+            return "the password must not contain your email address"
+    if any(word in folded for word in CONTEXT_WORDS):
+        return "the password must not contain this site's name"
     return None
 
 

@@ -5,6 +5,7 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
     signup: Literal["open", "closed"] = Field(default="open", alias="PERPVOL_SIGNUP")
     allow_trade_keys: bool = Field(default=False, alias="PERPVOL_ALLOW_TRADE_KEYS")
     cookie_secure: bool = Field(default=True, alias="PERPVOL_COOKIE_SECURE")
+    # A session unused this long ends (besides its 30-day lifetime): a forgotten signed-in browser.
+    session_idle_minutes: int = Field(default=720, ge=5, le=43_200, alias="PERPVOL_SESSION_IDLE_MINUTES")
 
     @field_validator("bybit_url", "woox_url", "hyperliquid_url", "paradex_url")
     @classmethod
@@ -113,6 +116,10 @@ class Settings(BaseSettings):
     def venue_url(self, venue: str) -> str:
         url: str = getattr(self, f"{venue}_url")
         return url
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
 
     @property
     def simulated(self) -> bool:

@@ -19,7 +19,7 @@ from core.settings import Settings
 from storage.job_codec import JOB_CODEC
 from webapp.accounts import AccountsState, cipher
 from webapp.errors import error_response
-from webapp.views import account, account_api, auth
+from webapp.views import account, account_api, account_security, auth
 
 log = logging.getLogger("perpvol.accounts")
 
@@ -69,6 +69,7 @@ def register_accounts(
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(account.blueprint)
     app.register_blueprint(account_api.blueprint)
+    app.register_blueprint(account_security.blueprint)
 
 
 async def _reject_cross_origin() -> Response | None:

@@ -87,16 +87,28 @@ def redis() -> Redis:
 # ---- sessions -------------------------------------------------------------------------------------
 
 
+SESSION_TOUCH = timedelta(minutes=1)
+
+
 async def current_user() -> users.User | None:
-    """The signed-in user of this request (looked up once per request)."""
+    """The signed-in user of this request (looked up once per request). A session idle for longer than
+    PERPVOL_SESSION_IDLE_MINUTES no longer counts; using one records that it was seen."""
     if "perpvol_user" not in g:
         token = request.cookies.get(SESSION_COOKIE)
         user = None
         if token:
-            user = await users.select_session_user(pool(), token_hash(token), state().now())
+            settings, now = state().settings, state().now()
+            user = await users.select_session_user(pool(), token_hash(token), now, settings.session_idle)
+            if user is not None:
+                await users.touch_session(pool(), token_hash(token), now, SESSION_TOUCH)
         g.perpvol_user = user
     found: users.User | None = g.perpvol_user
     return found
+
+
+def current_token_hash() -> bytes | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return token_hash(token) if token else None
 
 
 async def require_user() -> users.User:
@@ -107,10 +119,22 @@ async def require_user() -> users.User:
     return user
 
 
+def session_client() -> str:
+    """What the sessions page shows of a session's client: its browser and address."""
+    agent = request.headers.get("User-Agent", "unknown browser")
+    return f"{''.join(c for c in agent if c.isprintable())[:200]} · {client_address()}"
+
+
 async def start_session(response: AnyResponse, user_id: int) -> None:
+    """A new session; the browser's previous one (if any) ends, so signing in again never leaves
+    an old token alive (ASVS 7.2.4)."""
+    previous = current_token_hash()
+    if previous is not None:
+        await users.delete_session(pool(), previous)
     token = new_token()
     now = state().now()
-    await users.insert_session(pool(), token_hash(token), user_id, now, now + timedelta(days=SESSION_DAYS))
+    expires = now + timedelta(days=SESSION_DAYS)
+    await users.insert_session(pool(), token_hash(token), user_id, now, expires, session_client())
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -123,9 +147,9 @@ async def start_session(response: AnyResponse, user_id: int) -> None:
 
 
 async def end_session(response: AnyResponse) -> None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        await users.delete_session(pool(), token_hash(token))
+    previous = current_token_hash()
+    if previous is not None:
+        await users.delete_session(pool(), previous)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
 
 

@@ -80,8 +80,10 @@ async def sync_one_credential(ctx: dict[str, Any], credential_id: str) -> int:
 
 
 async def delete_expired_sessions(ctx: dict[str, Any]) -> int:
-    """Hourly: sign-in sessions past their expiry are useless (never accepted) and are deleted."""
-    deleted = await users.delete_expired_sessions(ctx["deps"].pool, datetime.now(UTC))
+    """Hourly: sign-in sessions past their expiry or idle timeout are useless (never accepted) and are
+    deleted."""
+    deps = ctx["deps"]
+    deleted = await users.delete_expired_sessions(deps.pool, datetime.now(UTC), deps.settings.session_idle)
     if deleted:
         log.info("deleted %d expired sessions", deleted)
     return deleted

@@ -1,4 +1,5 @@
-"""`perpvol user create` and `perpvol rotate-secret`: operator commands over the accounts tables."""
+"""`perpvol user create`, `perpvol user reset-password` and `perpvol rotate-secret`: operator commands
+over the accounts tables."""
 
 from __future__ import annotations
 
@@ -36,13 +37,28 @@ async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: 
     normalized = normalize_email(email)
     if normalized is None:
         raise CommandError(f"not an email address: {email!r}")
-    problem = password_problem(password)
+    problem = password_problem(password, normalized)
     if problem:
         raise CommandError(problem)
     user = await users.insert_user(pool, normalized, await (passwords or Passwords()).hash(password))
     if user is None:
         raise CommandError(f"{normalized} already has an account")
     return user.id
+
+
+async def reset_password(
+    pool: asyncpg.Pool, email: str, password: str, passwords: Passwords | None = None
+) -> int:
+    """Give the user `password` and end all their sessions; how many sessions ended."""
+    normalized = normalize_email(email)
+    login = await users.select_user_login(pool, normalized) if normalized else None
+    if login is None or normalized is None:
+        raise CommandError(f"no account for {email.strip()!r}")
+    problem = password_problem(password, normalized)
+    if problem:
+        raise CommandError(problem)
+    await users.update_password_hash(pool, login.user.id, await (passwords or Passwords()).hash(password))
+    return await users.delete_user_sessions(pool, login.user.id)
 
 
 async def rotate_secret(
@@ -91,6 +107,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     resolved, services = resolve(settings)
     try:
+        if args.command == "user" and args.user_command == "reset-password":
+            return asyncio.run(_with_pool(resolved, lambda pool: _reset(pool, args)))
         if args.command == "user":
             return asyncio.run(_with_pool(resolved, lambda pool: _create(pool, args)))
         return asyncio.run(_with_pool(resolved, lambda pool: _rotate(pool, settings)))
@@ -109,15 +127,24 @@ async def _with_pool(settings: Settings, action: Callable[[asyncpg.Pool], Awaita
         await pool.close()
 
 
-async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise CommandError("the passwords differ")
-    user_id = await create_user(pool, args.email, password)
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise CommandError("the passwords differ")
+    return password
+
+
+async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    user_id = await create_user(pool, args.email, _read_password(args))
     print(f"created user {user_id} ({args.email.strip().lower()})")
+    return 0
+
+
+async def _reset(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    ended = await reset_password(pool, args.email, _read_password(args))
+    print(f"password of {args.email.strip().lower()} reset; {ended} session(s) ended")
     return 0
 
 

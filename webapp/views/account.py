@@ -159,7 +159,7 @@ async def public_embed(token: str) -> Response:
 # ---- pages --------------------------------------------------------------------------------------------
 
 
-async def _page_user() -> users.User | Redirect:
+async def page_user() -> users.User | Redirect:
     user = await accounts.current_user()
     if user is None:
         return redirect(f"/signin?next={quote(request.path)}", 303)
@@ -169,7 +169,7 @@ async def _page_user() -> users.User | Redirect:
 @blueprint.get("/account")
 @hide
 async def account_page() -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     interval: fills.Interval = request.args.get("interval", "day")  # type: ignore[assignment]
@@ -205,7 +205,7 @@ def page_start(today: date, interval: fills.Interval) -> date:
 @blueprint.get("/account/keys")
 @hide
 async def keys_page() -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     rows = await credentials.select_credentials(accounts.pool(), user.id)
@@ -217,7 +217,7 @@ async def keys_page() -> ResponseReturnValue:
 @hide
 async def add_key_form() -> ResponseReturnValue:
     """The keys page's form: same checks as POST /api/keys; answers the keys partial (htmx) or redirects."""
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form
@@ -243,7 +243,7 @@ async def add_key_form() -> ResponseReturnValue:
 @blueprint.post("/account/keys/<uuid:credential_id>/delete")
 @hide
 async def delete_key_form(credential_id: UUID) -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form
@@ -257,7 +257,7 @@ async def delete_key_form(credential_id: UUID) -> ResponseReturnValue:
 @hide
 async def embed_form() -> ResponseReturnValue:
     """Publish (or replace) the embed token from the page's checkboxes; `revoke` withdraws it."""
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form

@@ -41,7 +41,7 @@ async def signup() -> ResponseReturnValue:
     form = await request.form
     email = normalize_email(form.get("email", ""))
     password = form.get("password", "")
-    problem = "enter a valid email address" if email is None else password_problem(password)
+    problem = "enter a valid email address" if email is None else password_problem(password, email)
     if problem or email is None:
         return await _form("signup", 400, error=problem, email=email)
     wait = await accounts.signin_throttle().signup_wait(accounts.client_address())
