@@ -34,6 +34,13 @@ DEFAULT_HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 SESSION_COOKIE = "perpvol_session"
+# Over https the cookie is `__Host-` prefixed: browsers then accept it only with Secure, Path=/ and no
+# Domain, so a sibling subdomain or a plain-http response cannot plant or overwrite it (ASVS 3.3.1).
+SECURE_SESSION_COOKIE = f"__Host-{SESSION_COOKIE}"
+
+
+def session_cookie_name(secure: bool) -> str:
+    return SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
 NONCE_BYTES = 12
 _HKDF_SALT = b"perpvol/credentials/v1"
 T = TypeVar("T")

@@ -6,6 +6,7 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     # Host names the web app answers to, comma-separated, besides localhost and the listen address
     # (DNS rebinding: a page on evil.example resolving to this machine sends `Host: evil.example`).
     allowed_hosts: str = Field(default="", alias="PERPVOL_ALLOWED_HOSTS")
+    # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-Proto / X-Forwarded-For are
+    # believed: the scheme (https: HSTS, secure cookies) and the client address (throttles, limits).
+    trusted_proxies: str = Field(default="", alias="PERPVOL_TRUSTED_PROXIES")
 
     # Accounts: who may sign up (`perpvol user create` works either way), whether keys that can trade
     # or withdraw are accepted (with a warning), and the cookie's Secure flag (off only for local http).
@@ -90,6 +94,18 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip())
 
     @field_validator("poll_seconds")
     @classmethod

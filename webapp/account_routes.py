@@ -14,7 +14,7 @@ import httpx
 from arq.connections import RedisSettings, create_pool
 from quart import Quart, Response, request
 
-from core.security import SESSION_COOKIE, Passwords, cross_origin_problem
+from core.security import SECURE_SESSION_COOKIE, SESSION_COOKIE, Passwords, cross_origin_problem
 from core.settings import Settings
 from storage.job_codec import JOB_CODEC
 from webapp.accounts import AccountsState, cipher
@@ -38,6 +38,7 @@ def register_accounts(
         state.now = now
     app.extensions["accounts"] = state
     app.before_request(_reject_cross_origin)
+    app.after_request(_no_store_when_signed_in)
 
     @app.before_serving
     async def _check_secret() -> None:
@@ -73,8 +74,16 @@ def register_accounts(
 
 
 async def _reject_cross_origin() -> Response | None:
-    with_session = SESSION_COOKIE in request.cookies
+    with_session = SESSION_COOKIE in request.cookies or SECURE_SESSION_COOKIE in request.cookies
     problem = cross_origin_problem(request.method, dict(request.headers), request.host, with_session=with_session)
     if problem is None:
         return None
     return error_response(403, "cross_site_request", f"refused: {problem}")
+
+
+async def _no_store_when_signed_in(response: Response) -> Response:
+    """A page rendered for a signed-in browser is never stored by it or any cache (ASVS 14.3.2)."""
+    signed_in = SESSION_COOKIE in request.cookies or SECURE_SESSION_COOKIE in request.cookies
+    if signed_in and response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -27,7 +27,6 @@ from werkzeug.sansio.response import Response as AnyResponse
 
 from core.current_volume import iso
 from core.security import (
-    SESSION_COOKIE,
     CredentialSealer,
     Keyring,
     Passwords,
@@ -35,6 +34,7 @@ from core.security import (
     mask,
     new_token,
     printable,
+    session_cookie_name,
     token_hash,
 )
 from core.settings import Settings
@@ -94,7 +94,7 @@ async def current_user() -> users.User | None:
     """The signed-in user of this request (looked up once per request). A session idle for longer than
     PERPVOL_SESSION_IDLE_MINUTES no longer counts; using one records that it was seen."""
     if "perpvol_user" not in g:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(cookie_name())
         user = None
         if token:
             settings, now = state().settings, state().now()
@@ -106,8 +106,12 @@ async def current_user() -> users.User | None:
     return found
 
 
+def cookie_name() -> str:
+    return session_cookie_name(state().settings.cookie_secure)
+
+
 def current_token_hash() -> bytes | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(cookie_name())
     return token_hash(token) if token else None
 
 
@@ -136,7 +140,7 @@ async def start_session(response: AnyResponse, user_id: int) -> None:
     expires = now + timedelta(days=SESSION_DAYS)
     await users.insert_session(pool(), token_hash(token), user_id, now, expires, session_client())
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(),
         token,
         max_age=SESSION_DAYS * 86400,
         httponly=True,
@@ -150,7 +154,9 @@ async def end_session(response: AnyResponse) -> None:
     previous = current_token_hash()
     if previous is not None:
         await users.delete_session(pool(), previous)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+    response.delete_cookie(
+        cookie_name(), path="/", httponly=True, samesite="Lax", secure=state().settings.cookie_secure
+    )
 
 
 # ---- sign-in throttling ---------------------------------------------------------------------------

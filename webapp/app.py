@@ -29,7 +29,7 @@ from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, register_error_handlers
-from webapp.request_guards import register_request_guards
+from webapp.request_guards import TrustedProxies, register_request_guards
 from webapp.views import api, live, public
 from webapp.views.pages import register_pages
 from webapp.views.widget import widget_bp
@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
     )
     register_error_handlers(app)
     register_request_guards(app, settings)
+    if settings.trusted_networks:
+        proxied = TrustedProxies(cast(public.ASGIApp, app.asgi_app), settings.trusted_networks)
+        app.asgi_app = proxied  # type: ignore[method-assign,assignment]
     for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
@@ -141,14 +144,17 @@ class _OpenAPI(OpenAPIProvider):
         return {"content": content, "description": inspect.getdoc(model) or ""}, {}
 
 
-def create_asgi(settings: Settings | None = None) -> public.PublicFastPath:
+def create_asgi(settings: Settings | None = None) -> public.ASGIApp:
     """The ASGI callable to serve: `/public/latest-volume` and `/ws/live-volume` answered before the
-    framework (from memory and the live feed), everything else by Quart."""
+    framework (from memory and the live feed), everything else by Quart; behind PERPVOL_TRUSTED_PROXIES,
+    the fast path too sees the client address and scheme the proxy reports."""
     app = create_app(settings)
     heartbeat = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", live.HEARTBEAT_SECONDS))
-    return public.PublicFastPath(
+    fast = public.PublicFastPath(
         cast(public.ASGIApp, app), app.extensions["public_feed"], app.extensions["hub"], heartbeat
     )
+    networks = app.config["PERPVOL"].trusted_networks
+    return TrustedProxies(fast, networks) if networks else fast
 
 
 def _setup_live(app: Quart, settings: Settings) -> None:

@@ -1,9 +1,12 @@
 """Checks every request passes before a view sees it: the `Host` header names this site (DNS rebinding),
-and a JSON body that cannot be parsed is a 400, whatever broke the parser.
+and a JSON body that cannot be parsed is a 400, whatever broke the parser. `TrustedProxies` takes the
+scheme and client address from the headers of a configured reverse proxy (PERPVOL_TRUSTED_PROXIES).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from quart import Quart, Request, Response, request
@@ -79,3 +82,44 @@ def register_request_guards(app: Quart, settings: Settings) -> None:
 
     # First of all before-request functions: nothing runs for a request addressed to another site.
     app.before_request_funcs.setdefault(None, []).insert(0, _check_host)
+
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class TrustedProxies:
+    """ASGI middleware: when the peer is a trusted proxy, the request's scheme is its last
+    `X-Forwarded-Proto` and its client the right-most `X-Forwarded-For` address that is not itself a
+    trusted proxy. Headers from any other peer are ignored (anyone can send them)."""
+
+    def __init__(self, app: ASGIApp, networks: tuple[IPv4Network | IPv6Network, ...]) -> None:
+        self.app = app
+        self.networks = networks
+
+    def trusted(self, address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        client = scope.get("client")
+        if scope["type"] in ("http", "websocket") and client and self.trusted(client[0]):
+            scope = self.rewrite(scope)
+        await self.app(scope, receive, send)
+
+    def rewrite(self, scope: Scope) -> Scope:
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"] if k.lower().startswith(b"x-forwarded-")}
+        scope = dict(scope)
+        proto = headers.get(b"x-forwarded-proto", "").split(",")[-1].strip().lower()
+        if proto in ("http", "https"):
+            secure = proto == "https"
+            scope["scheme"] = ("wss" if secure else "ws") if scope["type"] == "websocket" else proto
+        hops = [h.strip() for h in headers.get(b"x-forwarded-for", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.trusted(hop):
+                scope["client"] = (hop, 0)
+                break
+        return scope
