@@ -322,11 +322,22 @@ async def enqueue_first_sync(credential_id: UUID) -> None:
         log.warning("could not enqueue the first sync of credential %s: %s", credential_id, exc)
 
 
+# A Hyperliquid address is public: anyone can paste anyone's. Until ownership is proven (a signed
+# message), every place that shows or publishes its volume says so.
+WATCHED = "watched address, not proven yours"
+UNPROVEN_EXCHANGES = frozenset({"hyperliquid"})
+
+
+def ownership(exchange: str) -> str | None:
+    return WATCHED if exchange in UNPROVEN_EXCHANGES else None
+
+
 def credential_doc(row: credentials.CredentialRow) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "exchange": row.exchange,
         "label": row.label,
+        "ownership": ownership(row.exchange),
         "key": row.key_hint,
         "permissions": list(row.permissions),
         "status": row.status,

@@ -65,6 +65,7 @@ async def current_doc(user: users.User) -> dict[str, Any]:
                 "fills_30d": figures.fills_30d,
                 "market_volume_24h_usd": _money(market.get(exchange)),
                 "share_24h": _share(figures.volume_24h_usd, market.get(exchange)),
+                "ownership": accounts.ownership(exchange),
             }
         )
     return {
@@ -133,6 +134,11 @@ class PublicEmbed(BaseModel):
     data_mode: str = Field(description="`real`, or `simulated` when the app runs on the simulator")
     volume_24h_usd: str | None = Field(default=None, description="Only when the user chose to show it")
     volume_30d_usd: str | None = Field(default=None, description="Only when the user chose to show it")
+    unproven: str | None = Field(
+        default=None,
+        description="Set when the figures include volume of a watched Hyperliquid address, not proven to "
+        "be this user's (anyone can watch any public address)",
+    )
 
 
 @blueprint.get("/public/account/<token>")
@@ -150,6 +156,9 @@ async def public_embed(token: str) -> Response:
         doc["volume_24h_usd"] = _money(sum((r.volume_24h_usd for r in own), Decimal(0)))
     if "volume_30d" in user.embed_fields:
         doc["volume_30d_usd"] = _money(sum((r.volume_30d_usd for r in own), Decimal(0)))
+    watched = sorted({r.exchange for r in own if accounts.ownership(r.exchange) and r.volume_30d_usd})
+    if watched:
+        doc["unproven"] = f"includes volume of a {accounts.WATCHED} ({', '.join(watched)})"
     response = jsonify(doc)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=60"

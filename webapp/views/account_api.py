@@ -27,6 +27,10 @@ class KeyOut(BaseModel):
     id: str
     exchange: str
     label: str
+    ownership: str | None = Field(
+        description="`watched address, not proven yours` for a Hyperliquid address (public: anyone can add "
+        "anyone's); null for keys the venue confirmed belong to the account"
+    )
     key: str = Field(description="The last four characters only, e.g. `…9f3a`")
     permissions: list[str] = Field(description="As the venue names them")
     status: str = Field(description="ok, expired, revoked, invalid, permission or error")
@@ -62,6 +66,7 @@ class OwnVenue(BaseModel):
     fills_30d: int
     market_volume_24h_usd: str | None = Field(description="The venue's whole rolling-24h perp volume")
     share_24h: str | None = Field(description="volume_24h_usd / market_volume_24h_usd")
+    ownership: str | None = Field(description="`watched address, not proven yours` for Hyperliquid")
 
 
 class OwnTotals(BaseModel):
