@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="PERPVOL_HOST")
     port: int = Field(default=8000, ge=1, le=65535, alias="PERPVOL_PORT")
     public_rate_limit: int = Field(default=120, ge=1, alias="PERPVOL_PUBLIC_RATE_LIMIT")
+    # Open live streams (SSE + WebSocket) one client address may hold in one web process.
+    live_streams_per_client: int = Field(default=32, ge=1, le=100_000, alias="PERPVOL_LIVE_STREAMS_PER_CLIENT")
     # Host names the web app answers to, comma-separated, besides localhost and the listen address
     # (DNS rebinding: a page on evil.example resolving to this machine sends `Host: evil.example`).
     allowed_hosts: str = Field(default="", alias="PERPVOL_ALLOWED_HOSTS")

@@ -151,7 +151,11 @@ def create_asgi(settings: Settings | None = None) -> public.ASGIApp:
     app = create_app(settings)
     heartbeat = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", live.HEARTBEAT_SECONDS))
     fast = public.PublicFastPath(
-        cast(public.ASGIApp, app), app.extensions["public_feed"], app.extensions["hub"], heartbeat
+        cast(public.ASGIApp, app),
+        app.extensions["public_feed"],
+        app.extensions["hub"],
+        heartbeat,
+        app.extensions["stream_cap"],
     )
     networks = app.config["PERPVOL"].trusted_networks
     return TrustedProxies(fast, networks) if networks else fast
@@ -164,6 +168,7 @@ def _setup_live(app: Quart, settings: Settings) -> None:
     hub.listeners.append(feed.on_update)
     app.extensions["hub"] = hub
     app.extensions["public_feed"] = feed
+    app.extensions["stream_cap"] = live.StreamCap(settings.live_streams_per_client)
 
     async def load_current() -> bytes | None:
         """The cached document from Redis, else built from PostgreSQL (None when neither answers)."""
