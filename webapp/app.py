@@ -129,7 +129,7 @@ class _Schema(QuartSchema):
 
 class _OpenAPI(OpenAPIProvider):
     """Documents the JSON API only. Responses whose model declares a `media_type` (e.g. CSV) are
-    documented as that type of text."""
+    documented as that type of text (an event stream by the schema of one event, its `event_schema`)."""
 
     def generate_rules(self) -> Iterable[Rule]:
         for rule in super().generate_rules():
@@ -140,7 +140,8 @@ class _OpenAPI(OpenAPIProvider):
         media_type = getattr(model, "media_type", None)
         if not isinstance(media_type, str):
             return super().build_response_object(model, headers_model)
-        content = {media_type: {"schema": {"type": "string"}}}
+        schema = getattr(model, "event_schema", None) or {"type": "string"}
+        content = {media_type: {"schema": schema}}
         return {"content": content, "description": inspect.getdoc(model) or ""}, {}
 
 

@@ -42,6 +42,22 @@ class EventStream(BaseModel):
     `: heartbeat` comment lines."""
 
     media_type: ClassVar[str] = "text/event-stream"
+    # One event as an SSE reader sees it (OpenAPI 3.1: the schema of a `text/event-stream` response
+    # describes each event). Comments and the opening `retry:` block carry no data and are no events.
+    event_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": "volume"},
+            "id": {"type": "string", "pattern": "^[0-9]+$", "description": "Increases with every update"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "description": "The current-volume document, as GET /api/volume/current returns it",
+            },
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
 
 
 def _hub() -> Hub:
