@@ -307,6 +307,8 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     host, port = args.host or settings.host, _web_port(args, settings)
     _storage_errors(lambda: check_port(host, port))
     with _resolved(settings) as resolved:
+        # The listen address is one of the Host names the app answers to (PERPVOL_ALLOWED_HOSTS).
+        resolved = resolved.model_copy(update={"host": host})
         if args.server == "granian":
             from granian import Granian
             from granian.constants import Interfaces

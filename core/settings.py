@@ -5,6 +5,8 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 
 from __future__ import annotations
 
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -13,6 +15,7 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.secret_strength import secret_problem
 from core.venues import DEFAULT_URLS
 
 
@@ -31,6 +34,9 @@ class Settings(BaseSettings):
     # takes its CA in DATABASE_URL (`?sslmode=verify-full&sslrootcert=PATH`) or from PGSSLROOTCERT.
     redis_ca: Path | None = Field(default=None, alias="PERPVOL_REDIS_CA")
     app_secret_key: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY")
+    # During a rotation: the secret before APP_SECRET_KEY. Credentials under it still open, and the
+    # worker re-seals them under APP_SECRET_KEY; remove it once the worker has logged that it is done.
+    app_secret_key_previous: SecretStr | None = Field(default=None, alias="APP_SECRET_KEY_PREVIOUS")
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("perpvol")), alias="PERPVOL_DATA_DIR")
     # "simulated" data lives in its own database and Redis namespace and is labelled everywhere.
@@ -56,12 +62,22 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="PERPVOL_HOST")
     port: int = Field(default=8000, ge=1, le=65535, alias="PERPVOL_PORT")
     public_rate_limit: int = Field(default=120, ge=1, alias="PERPVOL_PUBLIC_RATE_LIMIT")
+    # Open live streams (SSE + WebSocket) one client address may hold in one web process.
+    live_streams_per_client: int = Field(default=32, ge=1, le=100_000, alias="PERPVOL_LIVE_STREAMS_PER_CLIENT")
+    # Host names the web app answers to, comma-separated, besides localhost and the listen address
+    # (DNS rebinding: a page on evil.example resolving to this machine sends `Host: evil.example`).
+    allowed_hosts: str = Field(default="", alias="PERPVOL_ALLOWED_HOSTS")
+    # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-Proto / X-Forwarded-For are
+    # believed: the scheme (https: HSTS, secure cookies) and the client address (throttles, limits).
+    trusted_proxies: str = Field(default="", alias="PERPVOL_TRUSTED_PROXIES")
 
     # Accounts: who may sign up (`perpvol user create` works either way), whether keys that can trade
     # or withdraw are accepted (with a warning), and the cookie's Secure flag (off only for local http).
     signup: Literal["open", "closed"] = Field(default="open", alias="PERPVOL_SIGNUP")
     allow_trade_keys: bool = Field(default=False, alias="PERPVOL_ALLOW_TRADE_KEYS")
     cookie_secure: bool = Field(default=True, alias="PERPVOL_COOKIE_SECURE")
+    # A session unused this long ends (besides its 30-day lifetime): a forgotten signed-in browser.
+    session_idle_minutes: int = Field(default=720, ge=5, le=43_200, alias="PERPVOL_SESSION_IDLE_MINUTES")
 
     @field_validator("bybit_url", "woox_url", "hyperliquid_url", "paradex_url")
     @classmethod
@@ -69,6 +85,33 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("app_secret_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        problem = secret_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("app_secret_key_previous")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip())
 
     @field_validator("poll_seconds")
     @classmethod
@@ -115,6 +158,10 @@ class Settings(BaseSettings):
         return url
 
     @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
     def simulated(self) -> bool:
         return self.data_mode == "simulated"
 
@@ -140,7 +187,8 @@ def load_settings(**overrides: object) -> Settings:
                 problems.append(str(error["msg"]).removeprefix("Value error, "))
                 continue
             name = _env_name(str(error["loc"][0]))
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+            shown = "(hidden)" if "SECRET" in name else repr(error.get("input"))
+            problems.append(f"{name}: {error['msg']} (got {shown})")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None
 
 

@@ -9,17 +9,18 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+import asyncpg
 import httpx
 from arq.connections import create_pool
 from quart import Quart, Response, request
 
-from core.security import Passwords, cross_origin_problem
+from core.security import SECURE_SESSION_COOKIE, SESSION_COOKIE, Passwords, cross_origin_problem
 from core.settings import Settings
 from storage.job_codec import JOB_CODEC
 from storage.redis_tls import arq_redis_settings
-from webapp.accounts import AccountsState
+from webapp.accounts import AccountsState, cipher
 from webapp.errors import error_response
-from webapp.views import account, account_api, auth
+from webapp.views import account, account_api, account_security, auth
 
 log = logging.getLogger("perpvol.accounts")
 
@@ -38,6 +39,18 @@ def register_accounts(
         state.now = now
     app.extensions["accounts"] = state
     app.before_request(_reject_cross_origin)
+    app.after_request(_no_store_when_signed_in)
+
+    @app.before_serving
+    async def _check_secret() -> None:
+        # A secret that opens no stored credential stops start-up (SecretMismatch). PostgreSQL being
+        # down does not: the keyring is then loaded on the first key saved.
+        if settings.app_secret_key is None:
+            return
+        try:
+            await cipher()
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("secret not checked at start (PostgreSQL unavailable): %s", exc)
 
     @app.before_serving
     async def _open_jobs() -> None:
@@ -58,10 +71,20 @@ def register_accounts(
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(account.blueprint)
     app.register_blueprint(account_api.blueprint)
+    app.register_blueprint(account_security.blueprint)
 
 
 async def _reject_cross_origin() -> Response | None:
-    problem = cross_origin_problem(request.method, dict(request.headers), request.host)
+    with_session = SESSION_COOKIE in request.cookies or SECURE_SESSION_COOKIE in request.cookies
+    problem = cross_origin_problem(request.method, dict(request.headers), request.host, with_session=with_session)
     if problem is None:
         return None
     return error_response(403, "cross_site_request", f"refused: {problem}")
+
+
+async def _no_store_when_signed_in(response: Response) -> Response:
+    """A page rendered for a signed-in browser is never stored by it or any cache (ASVS 14.3.2)."""
+    signed_in = SESSION_COOKIE in request.cookies or SECURE_SESSION_COOKIE in request.cookies
+    if signed_in and response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response

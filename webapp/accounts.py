@@ -5,12 +5,11 @@ The key check on save calls the venue from the web process (the user waits for i
 read-only private clients of `exchanges.private`, a layer below the web app.
 
 Sessions are random tokens in an HttpOnly, SameSite=Lax cookie (Secure unless PERPVOL_COOKIE_SECURE=0);
-only their SHA-256 is stored. Sign-in failures are counted in Redis per email and per client address.
+only their SHA-256 is stored. Sign-in failures are counted in Redis (webapp/signin_throttle.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,19 +20,21 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 from arq.connections import ArqRedis
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from quart import current_app, g, request
 from redis.asyncio import Redis
 from werkzeug.sansio.response import Response as AnyResponse
 
 from core.current_volume import iso
 from core.security import (
-    SESSION_COOKIE,
-    CredentialCipher,
+    CredentialSealer,
+    Keyring,
     Passwords,
+    local_path,
     mask,
     new_token,
-    secret_fingerprint,
+    printable,
+    session_cookie_name,
     token_hash,
 )
 from core.settings import Settings
@@ -43,14 +44,13 @@ from exchanges.errors import ExchangeError
 from exchanges.http import RetryPolicy
 from exchanges.private.base import ApiCredential, CredentialError, KeyCheck
 from exchanges.private.registry import make_private_client, private_class
+from storage.credential_keys import load_keyring
 from storage.job_names import SYNC_ONE_CREDENTIAL
 from storage.queries import credentials, users
 from webapp.errors import ApiError
+from webapp.signin_throttle import SigninThrottle
 
 SESSION_DAYS = 30
-EMAIL_FAILURES = 5  # per email per window
-ADDRESS_FAILURES = 30  # per client address per window
-FAILURE_WINDOW = 900  # seconds
 # The worker's job (workers/account_jobs.py), enqueued by name: the web app does not import it.
 FIRST_SYNC_JOB = SYNC_ONE_CREDENTIAL
 
@@ -64,7 +64,7 @@ class AccountsState:
     # Tests route the key checks to the simulator in process; None means real HTTP.
     venue_transport: httpx.AsyncBaseTransport | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    cipher: CredentialCipher | None = None
+    cipher: Keyring | None = None
     # The workers' arq queue (opened before serving): a new key's first sync is enqueued there.
     jobs: ArqRedis | None = None
 
@@ -87,16 +87,32 @@ def redis() -> Redis:
 # ---- sessions -------------------------------------------------------------------------------------
 
 
+SESSION_TOUCH = timedelta(minutes=1)
+
+
 async def current_user() -> users.User | None:
-    """The signed-in user of this request (looked up once per request)."""
+    """The signed-in user of this request (looked up once per request). A session idle for longer than
+    PERPVOL_SESSION_IDLE_MINUTES no longer counts; using one records that it was seen."""
     if "perpvol_user" not in g:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(cookie_name())
         user = None
         if token:
-            user = await users.select_session_user(pool(), token_hash(token), state().now())
+            settings, now = state().settings, state().now()
+            user = await users.select_session_user(pool(), token_hash(token), now, settings.session_idle)
+            if user is not None:
+                await users.touch_session(pool(), token_hash(token), now, SESSION_TOUCH)
         g.perpvol_user = user
     found: users.User | None = g.perpvol_user
     return found
+
+
+def cookie_name() -> str:
+    return session_cookie_name(state().settings.cookie_secure)
+
+
+def current_token_hash() -> bytes | None:
+    token = request.cookies.get(cookie_name())
+    return token_hash(token) if token else None
 
 
 async def require_user() -> users.User:
@@ -107,12 +123,24 @@ async def require_user() -> users.User:
     return user
 
 
+def session_client() -> str:
+    """What the sessions page shows of a session's client: its browser and address."""
+    agent = request.headers.get("User-Agent", "unknown browser")
+    return f"{''.join(c for c in agent if c.isprintable())[:200]} · {client_address()}"
+
+
 async def start_session(response: AnyResponse, user_id: int) -> None:
+    """A new session; the browser's previous one (if any) ends, so signing in again never leaves
+    an old token alive (ASVS 7.2.4)."""
+    previous = current_token_hash()
+    if previous is not None:
+        await users.delete_session(pool(), previous)
     token = new_token()
     now = state().now()
-    await users.insert_session(pool(), token_hash(token), user_id, now, now + timedelta(days=SESSION_DAYS))
+    expires = now + timedelta(days=SESSION_DAYS)
+    await users.insert_session(pool(), token_hash(token), user_id, now, expires, session_client())
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(),
         token,
         max_age=SESSION_DAYS * 86400,
         httponly=True,
@@ -123,68 +151,39 @@ async def start_session(response: AnyResponse, user_id: int) -> None:
 
 
 async def end_session(response: AnyResponse) -> None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        await users.delete_session(pool(), token_hash(token))
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+    previous = current_token_hash()
+    if previous is not None:
+        await users.delete_session(pool(), previous)
+    response.delete_cookie(
+        cookie_name(), path="/", httponly=True, samesite="Lax", secure=state().settings.cookie_secure
+    )
 
 
 # ---- sign-in throttling ---------------------------------------------------------------------------
 
 
-def _failure_keys(email: str, address: str) -> tuple[str, str]:
-    prefix = f"{state().settings.key_prefix}:signin-failures"
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"{prefix}:email:{digest}", f"{prefix}:addr:{address}"
-
-
-async def signin_wait(email: str, address: str) -> int | None:
-    """Seconds until this email/address may try again, or None when it may try now."""
-    email_key, addr_key = _failure_keys(email, address)
-    counts = await redis().mget(email_key, addr_key)
-    by_email, by_addr = (int(c or 0) for c in counts)
-    if by_email < EMAIL_FAILURES and by_addr < ADDRESS_FAILURES:
-        return None
-    ttl = await redis().ttl(email_key if by_email >= EMAIL_FAILURES else addr_key)
-    return max(1, int(ttl))
-
-
-# INCR, then start the window on the first failure. One script, so it is atomic, and it runs on every
-# Redis perpvol supports: `EXPIRE … NX` needs Redis 7 and the embedded server is 6.2.
-_COUNT_FAILURE = """
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
-end
-return 1
-"""
-
-
-async def record_signin_failure(email: str, address: str) -> None:
-    """Count a failure. A Redis error propagates and the view answers 503: the attempt is refused,
-    never let through uncounted."""
-    count = redis().register_script(_COUNT_FAILURE)  # EVALSHA, falling back to EVAL once
-    await count(keys=list(_failure_keys(email, address)), args=[FAILURE_WINDOW])
-
-
-async def clear_signin_failures(email: str, address: str) -> None:
-    await redis().delete(_failure_keys(email, address)[0])
+def signin_throttle() -> SigninThrottle:
+    return SigninThrottle(redis(), state().settings.key_prefix)
 
 
 # ---- credential encryption ------------------------------------------------------------------------
 
 
-async def cipher() -> CredentialCipher:
-    """The cipher of APP_SECRET_KEY (its key version registered on first use), or a 503."""
+async def cipher() -> CredentialSealer:
+    """The keyring of APP_SECRET_KEY (and APP_SECRET_KEY_PREVIOUS), loaded before serving or on first
+    use when PostgreSQL was down then; a 503 when no secret is set."""
     accounts = state()
     if accounts.cipher is None:
         secret = accounts.settings.app_secret_key
-        if secret is None or not secret.get_secret_value():
+        if secret is None:
             raise ApiError(503, "not_configured", "APP_SECRET_KEY is not set: exchange keys cannot be stored")
-        value = secret.get_secret_value()
-        version = await credentials.insert_key_version(pool(), secret_fingerprint(value))
-        accounts.cipher = CredentialCipher(value, version)
+        accounts.cipher = await load_keyring(pool(), secret.get_secret_value(), previous_secret(accounts.settings))
     return accounts.cipher
+
+
+def previous_secret(settings: Settings) -> str | None:
+    previous = settings.app_secret_key_previous
+    return previous.get_secret_value() if previous else None
 
 
 def client_address() -> str:
@@ -192,10 +191,8 @@ def client_address() -> str:
 
 
 def safe_next(target: Any) -> str:
-    """Only local paths: never redirect a signed-in user to another site."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/account"
+    """Only local paths without control characters: never redirect a signed-in user to another site."""
+    return local_path(target) or "/account"
 
 
 # ---- saving a credential ----------------------------------------------------------------------------
@@ -211,6 +208,20 @@ class KeyInput(BaseModel):
     api_secret: SecretStr | None = Field(default=None, max_length=200)
     address: str | None = Field(default=None, max_length=100)
     token: SecretStr | None = Field(default=None, max_length=4000)
+
+    @field_validator("label", "api_key", "address")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not printable(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("api_secret", "token")
+    @classmethod
+    def _printable_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not printable(value.get_secret_value()):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 def _venue_credential(data: KeyInput) -> ApiCredential:
@@ -311,11 +322,22 @@ async def enqueue_first_sync(credential_id: UUID) -> None:
         log.warning("could not enqueue the first sync of credential %s: %s", credential_id, exc)
 
 
+# A Hyperliquid address is public: anyone can paste anyone's. Until ownership is proven (a signed
+# message), every place that shows or publishes its volume says so.
+WATCHED = "watched address, not proven yours"
+UNPROVEN_EXCHANGES = frozenset({"hyperliquid"})
+
+
+def ownership(exchange: str) -> str | None:
+    return WATCHED if exchange in UNPROVEN_EXCHANGES else None
+
+
 def credential_doc(row: credentials.CredentialRow) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "exchange": row.exchange,
         "label": row.label,
+        "ownership": ownership(row.exchange),
         "key": row.key_hint,
         "permissions": list(row.permissions),
         "status": row.status,

@@ -29,6 +29,7 @@ from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
 from webapp.errors import register_error_handlers
 from webapp.health import DrainOnSignal, register_health
+from webapp.request_guards import TrustedProxies, register_request_guards
 from webapp.shared_counts import SharedRateCounts
 from webapp.views import api, live, public
 from webapp.views.assets_routes import register_asset_pages
@@ -81,13 +82,18 @@ def create_app(settings: Settings | None = None, *, accounts: bool = True) -> Qu
         openapi_provider_class=_OpenAPI,
     )
     register_error_handlers(app)
+    register_request_guards(app, settings)
+    if settings.trusted_networks:
+        proxied = TrustedProxies(cast(public.ASGIApp, app.asgi_app), settings.trusted_networks)
+        app.asgi_app = proxied  # type: ignore[method-assign,assignment]
     for blueprint in (api.blueprint, public.blueprint, live.blueprint, widget_bp):
         app.register_blueprint(blueprint)
     register_pages(app)
     register_asset_pages(app)
+    # Live first: its before-serving hook opens the pool the accounts' secret check reads.
+    _setup_live(app, settings)
     if accounts:
         register_accounts(app)
-    _setup_live(app, settings)
     register_health(app, settings.data_mode)
 
     return app
@@ -112,7 +118,7 @@ class _Schema(QuartSchema):
 
 class _OpenAPI(OpenAPIProvider):
     """Documents the JSON API only. Responses whose model declares a `media_type` (e.g. CSV) are
-    documented as that type of text."""
+    documented as that type of text (an event stream by the schema of one event, its `event_schema`)."""
 
     def generate_rules(self) -> Iterable[Rule]:
         for rule in super().generate_rules():
@@ -123,18 +129,26 @@ class _OpenAPI(OpenAPIProvider):
         media_type = getattr(model, "media_type", None)
         if not isinstance(media_type, str):
             return super().build_response_object(model, headers_model)
-        content = {media_type: {"schema": {"type": "string"}}}
+        schema = getattr(model, "event_schema", None) or {"type": "string"}
+        content = {media_type: {"schema": schema}}
         return {"content": content, "description": inspect.getdoc(model) or ""}, {}
 
 
-def create_asgi(settings: Settings | None = None) -> public.PublicFastPath:
+def create_asgi(settings: Settings | None = None) -> public.ASGIApp:
     """The ASGI callable to serve: `/public/latest-volume` and `/ws/live-volume` answered before the
-    framework (from memory and the live feed), everything else by Quart."""
+    framework (from memory and the live feed), everything else by Quart; behind PERPVOL_TRUSTED_PROXIES,
+    the fast path too sees the client address and scheme the proxy reports."""
     app = create_app(settings)
     heartbeat = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", live.HEARTBEAT_SECONDS))
-    return public.PublicFastPath(
-        cast(public.ASGIApp, app), app.extensions["public_feed"], app.extensions["hub"], heartbeat
+    fast = public.PublicFastPath(
+        cast(public.ASGIApp, app),
+        app.extensions["public_feed"],
+        app.extensions["hub"],
+        heartbeat,
+        app.extensions["stream_cap"],
     )
+    networks = app.config["PERPVOL"].trusted_networks
+    return TrustedProxies(fast, networks) if networks else fast
 
 
 def _setup_live(app: Quart, settings: Settings) -> None:
@@ -144,6 +158,7 @@ def _setup_live(app: Quart, settings: Settings) -> None:
     hub.listeners.append(feed.on_update)
     app.extensions["hub"] = hub
     app.extensions["public_feed"] = feed
+    app.extensions["stream_cap"] = live.StreamCap(settings.live_streams_per_client)
 
     async def load_current() -> bytes | None:
         """The cached document from Redis, else built from PostgreSQL (None when neither answers)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from core.settings import load_settings
 from webapp.app import create_asgi
-from webapp.views.public import PublicFastPath
+from webapp.views.public import ASGIApp
 
 
-def app() -> PublicFastPath:
+def app() -> ASGIApp:
     return create_asgi(load_settings())

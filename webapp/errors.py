@@ -16,6 +16,8 @@ from quart_schema import RequestSchemaValidationError
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
+from core.security import HashingBusy
+
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +94,22 @@ def register_error_handlers(app: Quart) -> None:
         allowed = getattr(exc, "valid_methods", None)
         headers = {"Allow": ", ".join(allowed)} if allowed else {}
         return error_response(status, name, exc.description, headers)
+
+    @app.errorhandler(HashingBusy)
+    async def _busy(exc: HashingBusy) -> Response:
+        return error_response(
+            503,
+            "busy",
+            "too many sign-ins at once here; retry in a moment",
+            {"Retry-After": str(exc.retry_after)},
+        )
+
+    @app.errorhandler(asyncpg.DataError)
+    async def _bad_value(exc: asyncpg.DataError) -> Response:
+        # A value PostgreSQL refuses (NUL in text, an out-of-range number) that slipped past a view's
+        # checks is still the client's input: a 400, never a 500.
+        log.warning("value refused by PostgreSQL: %s", type(exc).__name__)
+        return error_response(400, "invalid_value", "a value in the request cannot be stored")
 
     @app.errorhandler(asyncpg.PostgresConnectionError)
     @app.errorhandler(asyncpg.InterfaceError)

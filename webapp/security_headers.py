@@ -1,5 +1,5 @@
 """Security headers on every response: a strict Content-Security-Policy (no inline or eval'd scripts,
-no inline styles), no framing, no MIME sniffing.
+no inline styles), no framing, no MIME sniffing; HSTS when the request came over https.
 
 The dashboard needs nothing more: scripts and styles are files under /static, charts use vega's
 expression interpreter (no `eval`), and chart data sits in `<script type="application/json">`, which
@@ -23,6 +23,7 @@ CSP = (
 DOCS_PATHS = frozenset({"/docs"})
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
+HSTS = "max-age=31536000; includeSubDomains"
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -54,6 +55,10 @@ def register_security_headers(app: Quart) -> None:
     async def _security_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.scheme == "https":
+            # Over https only (directly, or from a trusted proxy that says so): browsers then refuse
+            # plain http to this host and its subdomains for a year (ASVS 3.4.1).
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if "Content-Security-Policy" not in response.headers:
             is_docs = request.path in DOCS_PATHS and response.mimetype == "text/html"
             response.headers["Content-Security-Policy"] = await docs_policy(response) if is_docs else CSP

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
-from core.security import CredentialCipher, CredentialDecryptError
+from core.security import CredentialDecryptError, CredentialSealer
 from core.settings import Settings
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
@@ -37,7 +37,7 @@ OVERLAP = timedelta(minutes=10)
 class SyncDeps:
     settings: Settings
     pool: asyncpg.Pool
-    cipher: CredentialCipher
+    cipher: CredentialSealer
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transport: httpx.AsyncBaseTransport | None = None
     policy: RetryPolicy | None = None
@@ -53,13 +53,6 @@ class SyncResult:
     windows: int
     error: str | None = None
 
-
-async def load_cipher(pool: asyncpg.Pool, secret: str) -> CredentialCipher:
-    """The cipher of this secret, registering the secret's key version the first time it is seen."""
-    from core.security import secret_fingerprint
-
-    version = await credentials.insert_key_version(pool, secret_fingerprint(secret))
-    return CredentialCipher(secret, version)
 
 
 async def sync_all(deps: SyncDeps) -> list[SyncResult]:

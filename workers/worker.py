@@ -42,6 +42,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     connectors = {name: make_connector(name, settings, redis=ctx["redis"]) for name in EXCHANGES}
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id)
+    # A secret that opens no stored credential stops the worker here (SecretMismatch), before any job.
+    await account_jobs.reseal_credentials(ctx)
     for exchange in EXCHANGES:
         # A job id per worker start: a killed worker's job must not block the one that resumes it.
         await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange, _job_id=f"backfill:{exchange}:{worker_id}")
@@ -76,6 +78,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         cron(account_jobs.sync_account_fills, minute=set(range(0, 60, 10)), second={30}, timeout=3600),
         # Sign-in sessions past their expiry: hourly (they are refused anyway; this keeps the table small).
         cron(account_jobs.delete_expired_sessions, minute={20}, second={0}, timeout=300),
+        cron(account_jobs.reseal_credentials, minute={40}, second={0}, timeout=600),
     ]
     return {
         "functions": [

@@ -1,4 +1,5 @@
-"""`perpvol user create` and `perpvol rotate-secret`: operator commands over the accounts tables."""
+"""`perpvol user create`, `perpvol user reset-password` and `perpvol rotate-secret`: operator commands
+over the accounts tables."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from cli.commands.accounts_args import NEW_SECRET_ENV
+from core.secret_strength import secret_problem
 from core.security import (
     CredentialCipher,
     CredentialDecryptError,
+    Keyring,
     Passwords,
     normalize_email,
     password_problem,
@@ -34,7 +37,7 @@ async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: 
     normalized = normalize_email(email)
     if normalized is None:
         raise CommandError(f"not an email address: {email!r}")
-    problem = password_problem(password)
+    problem = password_problem(password, normalized)
     if problem:
         raise CommandError(problem)
     user = await users.insert_user(pool, normalized, await (passwords or Passwords()).hash(password))
@@ -43,26 +46,52 @@ async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: 
     return user.id
 
 
-async def rotate_secret(pool: asyncpg.Pool, old_secret: str, new_secret: str) -> tuple[int, int]:
-    """Re-encrypt every credential from `old_secret` to `new_secret` in one transaction.
+async def reset_password(
+    pool: asyncpg.Pool, email: str, password: str, passwords: Passwords | None = None
+) -> int:
+    """Give the user `password` and end all their sessions; how many sessions ended."""
+    normalized = normalize_email(email)
+    login = await users.select_user_login(pool, normalized) if normalized else None
+    if login is None or normalized is None:
+        raise CommandError(f"no account for {email.strip()!r}")
+    problem = password_problem(password, normalized)
+    if problem:
+        raise CommandError(problem)
+    await users.update_password_hash(pool, login.user.id, await (passwords or Passwords()).hash(password))
+    return await users.delete_user_sessions(pool, login.user.id)
 
-    Every credential is opened before anything is written: one that does not open under the old secret
-    aborts the whole rotation (nothing changes), so no credential is ever lost. Returns (count, version).
+
+async def rotate_secret(
+    pool: asyncpg.Pool, old_secret: str, new_secret: str, previous: str | None = None
+) -> tuple[int, int]:
+    """Re-encrypt every credential from `old_secret` (or `previous`, for credentials a rotation left
+    behind) to `new_secret` in one transaction.
+
+    Every credential is opened before anything is written: one that does not open aborts the whole
+    rotation (nothing changes), so no credential is ever lost. Returns (count, version).
     """
     if not new_secret or new_secret == old_secret:
         raise CommandError("the new secret must be set and differ from the current APP_SECRET_KEY")
+    problem = secret_problem(new_secret, NEW_SECRET_ENV)
+    if problem:
+        raise CommandError(problem)
     async with _db.transaction(pool) as conn:
-        old_version = await credentials.select_key_version(conn, secret_fingerprint(old_secret))
+        ciphers = []
+        for secret in (old_secret, previous):
+            version = await credentials.select_key_version(conn, secret_fingerprint(secret)) if secret else None
+            if secret and version is not None:
+                ciphers.append(CredentialCipher(secret, version))
         rows = await credentials.select_all_sealed_for_update(conn)
-        if old_version is None and rows:
-            raise CommandError("APP_SECRET_KEY is not the secret the stored credentials were sealed with")
-        old = CredentialCipher(old_secret, old_version or 0)
         opened = []
-        for row, sealed in rows:
-            try:
-                opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
-            except CredentialDecryptError as exc:
-                raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
+        if rows:
+            if not ciphers:
+                raise CommandError("APP_SECRET_KEY is not the secret the stored credentials were sealed with")
+            old = Keyring(ciphers[0], ciphers[1:])
+            for row, sealed in rows:
+                try:
+                    opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
+                except CredentialDecryptError as exc:
+                    raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
         version = await credentials.insert_key_version(conn, secret_fingerprint(new_secret))
         new = CredentialCipher(new_secret, version)
         for row, fields in opened:
@@ -78,6 +107,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     resolved, services = resolve(settings)
     try:
+        if args.command == "user" and args.user_command == "reset-password":
+            return asyncio.run(_with_pool(resolved, lambda pool: _reset(pool, args)))
         if args.command == "user":
             return asyncio.run(_with_pool(resolved, lambda pool: _create(pool, args)))
         return asyncio.run(_with_pool(resolved, lambda pool: _rotate(pool, settings)))
@@ -96,15 +127,24 @@ async def _with_pool(settings: Settings, action: Callable[[asyncpg.Pool], Awaita
         await pool.close()
 
 
-async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise CommandError("the passwords differ")
-    user_id = await create_user(pool, args.email, password)
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise CommandError("the passwords differ")
+    return password
+
+
+async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    user_id = await create_user(pool, args.email, _read_password(args))
     print(f"created user {user_id} ({args.email.strip().lower()})")
+    return 0
+
+
+async def _reset(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    ended = await reset_password(pool, args.email, _read_password(args))
+    print(f"password of {args.email.strip().lower()} reset; {ended} session(s) ended")
     return 0
 
 
@@ -115,9 +155,19 @@ async def _rotate(pool: asyncpg.Pool, settings: Settings) -> int:
     generated = not new_secret
     if generated:
         new_secret = secrets.token_urlsafe(48)
-    count, version = await rotate_secret(pool, settings.app_secret_key.get_secret_value(), new_secret)
+    previous = settings.app_secret_key_previous
+    count, version = await rotate_secret(
+        pool,
+        settings.app_secret_key.get_secret_value(),
+        new_secret,
+        previous.get_secret_value() if previous else None,
+    )
     print(f"re-encrypted {count} credential(s) under key version {version}.")
     if generated:
         print(f"New secret (store it now, it is not saved anywhere):\n  APP_SECRET_KEY={new_secret}")
-    print("Set APP_SECRET_KEY to the new secret and restart the web app and workers.")
+    print(
+        "Set APP_SECRET_KEY to the new secret and APP_SECRET_KEY_PREVIOUS to the old one, and restart the "
+        "web app and workers: a key saved by a process still on the old secret is re-sealed by the worker "
+        "(it logs `re-sealed`). Then remove APP_SECRET_KEY_PREVIOUS."
+    )
     return 0

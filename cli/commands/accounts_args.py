@@ -1,4 +1,4 @@
-"""The arguments of `perpvol user create` and `perpvol rotate-secret`, apart from the commands
+"""The arguments of `perpvol user create|reset-password` and `perpvol rotate-secret`, apart from the commands
 themselves so that building the parser (every `perpvol` call) does not import argon2, the credential
 crypto and the queries."""
 
@@ -23,12 +23,22 @@ def add_parsers(sub: Any, add_simulate: Callable[[argparse.ArgumentParser], None
     create.add_argument("email")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add_simulate(create)
+    reset = user_sub.add_parser(
+        "reset-password",
+        help="set a user's password and end all their sessions (no mail needed)",
+        description="Set a new password for EMAIL (asked for twice, or read from stdin with "
+        "--password-stdin) and sign the user out everywhere. For a user who forgot the password.",
+    )
+    reset.add_argument("email")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add_simulate(reset)
     rotate = sub.add_parser(
         "rotate-secret",
         help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
         description="Reads the current secret from APP_SECRET_KEY and the new one from "
         f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
         "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
-        "restart the web app and workers.",
+        "APP_SECRET_KEY_PREVIOUS to the old one and restart the web app and workers; the worker re-seals "
+        "any key saved under the old secret meanwhile. Then remove APP_SECRET_KEY_PREVIOUS.",
     )
     add_simulate(rotate)

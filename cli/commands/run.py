@@ -130,6 +130,7 @@ def child_env(settings: Settings) -> dict[str, str]:
             "PERPVOL_DATA_MODE": settings.data_mode,
             "PERPVOL_REDIS_PREFIX": settings.redis_prefix,
             "PERPVOL_DATA_DIR": str(settings.data_dir),
+            "PERPVOL_HOST": settings.host,
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -1,7 +1,8 @@
 """Paradex own fills with a read-only token: `GET /v1/fills` with `Authorization: Bearer <JWT>`.
 
 The token's claims are read (not verified: only Paradex can) for its expiry and `token_type`; a token
-that is not read-only is treated as able to trade. Cursor pages (`next`, null at the end), newest first.
+without an explicit read-only `token_type` is treated as able to trade. Cursor pages (`next`, null at
+the end), newest first.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exchanges.private.base import (
 )
 
 PAGE_SIZE = 1000
+READ_ONLY_TOKEN_TYPES = frozenset({"readonly", "read_only", "read-only"})
 ENDPOINT = "GET /v1/fills"
 # `fill_type` (OpenAPI responses.FillType, tradeparadex/paradex-docs fern/apis/prod_rest/openapi): the
 # user's order-book fills (FILL, and RPI for Retail Price Improvement matches), liquidations and block
@@ -71,8 +73,10 @@ class ParadexPrivate(PrivateClient):
             raise CredentialError("paradex", ENDPOINT, "expired", f"the token expired on {expires:%Y-%m-%d}")
         end = self.clock()
         await self._page(end - timedelta(days=1), end, None, 1)
-        token_type = str(claims.get("token_type", "readonly"))
-        read_only = token_type.lower() in ("readonly", "read_only", "read-only")
+        # Fail closed: only an explicit read-only claim makes a read-only token; one without the claim
+        # (or with any other value) is treated as able to trade.
+        token_type = str(claims.get("token_type", "missing"))
+        read_only = token_type.lower() in READ_ONLY_TOKEN_TYPES
         return KeyCheck((f"token_type:{token_type}",), can_trade=not read_only, can_withdraw=False, expires_at=expires)
 
     async def fetch_fills(self, stream: str, start: datetime, end: datetime) -> list[Fill]:

@@ -239,9 +239,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def token_for(account_id: str, expires: datetime, token_type: str = "readonly") -> str:
+def token_for(account_id: str, expires: datetime, token_type: str | None = "readonly") -> str:
+    """A signed token for the simulator; `token_type=None` leaves the claim out."""
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = {"sub": account_id, "exp": int(expires.timestamp()), "token_type": token_type, "iss": "Paradex sim"}
+    claims: dict[str, object] = {"sub": account_id, "exp": int(expires.timestamp()), "iss": "Paradex sim"}
+    if token_type is not None:
+        claims["token_type"] = token_type
     payload = b64url(json.dumps(claims).encode())
     signature = b64url(hmac.new(SIM_JWT_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     return f"{header}.{payload}.{signature}"

@@ -129,6 +129,31 @@ async def update_sealed(db: Executor, credential_id: UUID, sealed: Sealed) -> No
     )
 
 
+async def select_sealed_not_at_version(db: Executor, version: int) -> list[tuple[CredentialRow, Sealed]]:
+    """Credentials sealed under any key version but `version` (to re-seal after a rotation)."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS}, key_version, nonce, ciphertext FROM credentials WHERE key_version <> $1 ORDER BY id",
+        version,
+    )
+    return [(_row(r), _sealed(r)) for r in rows]
+
+
+async def update_sealed_from(db: Executor, credential_id: UUID, from_version: int, sealed: Sealed) -> int:
+    """Replace the ciphertext only if it is still under `from_version`; 1 when it was replaced."""
+    result: str = await db.execute(
+        """
+        UPDATE credentials SET key_version = $3, nonce = $4, ciphertext = $5
+        WHERE id = $1 AND key_version = $2
+        """,
+        credential_id,
+        from_version,
+        sealed.key_version,
+        sealed.nonce,
+        sealed.ciphertext,
+    )
+    return int(result.split()[-1])
+
+
 async def select_syncable_ids(db: Executor) -> list[UUID]:
     """Credentials a sync may use: not known to be expired, revoked or refused."""
     rows = await db.fetch(

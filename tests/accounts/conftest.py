@@ -23,11 +23,13 @@ from exchanges.http import RetryPolicy
 from exchanges.sim.app import SimulatorApp
 from exchanges.sim.model import SimModel
 from exchanges.simulator import build_simulator
+from storage.credential_keys import load_keyring
+from tests.accounts.support import SameOriginClient
 from tests.conftest import make_settings
 from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
 from webapp.account_routes import register_accounts
 from webapp.app import create_app
-from workers.account_sync import SyncDeps, load_cipher
+from workers.account_sync import SyncDeps
 
 SECRET = "test-app-secret-key-0123456789abcdef"
 PASSWORD = "correct horse battery"
@@ -72,6 +74,7 @@ def acc_settings(db_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path)
 
 def make_app(settings: Settings, transport: httpx.AsyncBaseTransport) -> Quart:
     app = create_app(settings, accounts=False)
+    app.test_client_class = SameOriginClient
     register_accounts(app, passwords=Passwords(CHEAP), venue_transport=transport, now=sim_now)
     return app
 
@@ -92,7 +95,7 @@ async def signed_up(app: Quart, email: str) -> TestClientProtocol:
 
 @pytest.fixture
 async def sync_deps(db: asyncpg.Pool, acc_settings: Settings, transport: httpx.AsyncBaseTransport) -> SyncDeps:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     return SyncDeps(acc_settings, db, cipher, now=sim_now, transport=transport, policy=FAST)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+from quart.testing import QuartClient
+from werkzeug.datastructures import Headers
 
-from core.security import CredentialCipher, mask
+from core.security import CredentialSealer, mask
 from storage.queries import credentials, users
 from tests.exchanges_support import SIM_NOW
 
@@ -20,7 +23,7 @@ async def new_user(db: asyncpg.Pool, email: str) -> int:
 
 
 async def store_credential(
-    db: asyncpg.Pool, cipher: CredentialCipher, user_id: int, exchange: str, key: str, secret: str = ""
+    db: asyncpg.Pool, cipher: CredentialSealer, user_id: int, exchange: str, key: str, secret: str = ""
 ) -> UUID:
     new = credentials.NewCredential(
         uuid4(), user_id, exchange, exchange, mask(key), ("read",), "ok", None, None, SIM_NOW
@@ -45,3 +48,23 @@ class FailingTransport(httpx.AsyncBaseTransport):
                 await asyncio.Event().wait()
             raise httpx.ConnectError("simulated network failure", request=request)
         return await self.inner.handle_async_request(request)
+
+
+class SameOriginClient(QuartClient):
+    """A test client that sends what a browser sends on its own site's requests
+    (`Sec-Fetch-Site: same-origin`) unless the test sets `Sec-Fetch-Site` or `Origin` itself."""
+
+    async def _make_request(self, path: str, method: str, headers: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = Headers(headers) if headers is not None else Headers()
+        if "Sec-Fetch-Site" not in sent and "Origin" not in sent:
+            sent["Sec-Fetch-Site"] = "same-origin"
+        return await super()._make_request(path, method, sent, *args, **kwargs)
+
+
+def bare_client(app: Any, like: QuartClient) -> QuartClient:
+    """A client with `like`'s cookies that sends neither `Sec-Fetch-Site` nor `Origin`."""
+    client = QuartClient(app)
+    assert client.cookie_jar is not None and like.cookie_jar is not None
+    for cookie in like.cookie_jar:
+        client.cookie_jar.set_cookie(cookie)
+    return client

@@ -12,12 +12,12 @@ import asyncpg
 from quart import Quart
 
 from exchanges.private.base import Fill
+from storage.credential_keys import load_keyring
 from storage.queries import fills
 from tests.accounts.conftest import SECRET, signed_up
 from tests.accounts.support import store_credential
 from webapp.charts import next_period, own_share_chart, own_volume_chart
 from webapp.views.account import page_start
-from workers.account_sync import load_cipher
 
 
 def _at(day: str, hour: int = 12) -> datetime:
@@ -27,7 +27,7 @@ def _at(day: str, hour: int = 12) -> datetime:
 async def _seed(web: Quart, db: asyncpg.Pool) -> Any:
     client = await signed_up(web, "chart@example.com")
     user_id: int = await db.fetchval("SELECT id FROM users WHERE email = 'chart@example.com'")
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     bybit = await store_credential(db, cipher, user_id, "bybit", "ChartBybitKey001", "s")
     woox = await store_credential(db, cipher, user_id, "woox", "ChartWooxKey0001", "s")
     await fills.insert_fills(

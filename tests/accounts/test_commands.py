@@ -1,19 +1,21 @@
-"""`perpvol user create` and `perpvol rotate-secret` through the real command line entry point."""
+"""`perpvol user create`, `perpvol user reset-password` and `perpvol rotate-secret` through the real
+command line entry point."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from cli.main import main as perpvol_main
-from core.security import CredentialCipher
+from core.security import CredentialCipher, token_hash
+from storage.credential_keys import load_keyring
 from storage.queries import credentials, users
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
-from workers.account_sync import load_cipher
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ async def test_user_create_makes_an_account_even_with_signup_closed(
 async def test_rotate_secret_command_prints_the_new_secret_and_keeps_credentials(
     env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     user = await new_user(db, "r@example.com")
     cid = await store_credential(db, cipher, user, "woox", "RotateKey0001==", "rotate-secret")
     env.delenv("PERPVOL_NEW_SECRET_KEY", raising=False)
@@ -69,3 +71,24 @@ async def _in_thread(argv: list[str]) -> None:
 
     # The command runs its own event loop, as it does from a shell.
     await asyncio.to_thread(perpvol_main, argv)
+
+
+async def test_user_reset_password_command_sets_it_and_ends_every_session(
+    env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = await new_user(db, "lost@example.com")
+    now = datetime.now(UTC)
+    await users.insert_session(db, token_hash("old-session"), user, now, now + timedelta(days=1))
+    env.setattr("sys.stdin", io.StringIO("a brand new long passphrase\n"))
+    with pytest.raises(SystemExit) as exit_:
+        await _in_thread(["user", "reset-password", "Lost@Example.com", "--password-stdin"])
+    assert exit_.value.code == 0
+    assert "1 session(s) ended" in capsys.readouterr().out
+    assert await users.select_session_user(db, token_hash("old-session"), now) is None
+    login = await users.select_user_login(db, "lost@example.com")
+    assert login is not None and login.password_hash.startswith("$argon2id$")
+    env.setattr("sys.stdin", io.StringIO("a brand new long passphrase\n"))
+    with pytest.raises(SystemExit) as unknown:
+        await _in_thread(["user", "reset-password", "nobody@example.com", "--password-stdin"])
+    assert unknown.value.code == 2
+    assert "no account" in capsys.readouterr().err

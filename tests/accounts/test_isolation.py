@@ -9,11 +9,11 @@ import asyncpg
 from quart import Quart
 
 from exchanges.private.base import Fill
+from storage.credential_keys import load_keyring
 from storage.queries import credentials, fills, users
 from tests.accounts.conftest import SECRET, signed_up
 from tests.accounts.support import store_credential
 from tests.exchanges_support import SIM_NOW
-from workers.account_sync import load_cipher
 
 # Every route the accounts feature adds, and how this test exercises it.
 ACCOUNT_ROUTES = {
@@ -31,7 +31,7 @@ async def _alice_with_data(web: Quart, db: asyncpg.Pool) -> tuple[int, str]:
     await signed_up(web, "alice@example.com")
     login = await users.select_user_login(db, "alice@example.com")
     assert login is not None
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     cid = await store_credential(db, cipher, login.user.id, "bybit", "AliceSecretKeyHINT", "alice-secret")
     batch = [Fill(f"a-{n}", "BTCUSDT", SIM_NOW - timedelta(hours=n * 5), Decimal("1000.25")) for n in range(1, 20)]
     await fills.insert_fills(db, login.user.id, "bybit", cid, batch)
@@ -91,7 +91,7 @@ async def test_owner_deletes_a_key_and_optionally_its_fills(web: Quart, db: asyn
     assert await credentials.select_credentials(db, alice_id) == []
     assert await fills.select_own_total(db, alice_id) > 0  # kept: not asked to delete them
 
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     second = await store_credential(db, cipher, alice_id, "bybit", "AnotherKey0001", "s")
     await fills.insert_fills(db, alice_id, "bybit", second, [Fill("b-1", "ETHUSDT", SIM_NOW, Decimal(5))])
     assert (await alice.delete(f"/api/keys/{second}?delete_fills=true")).status_code == 200

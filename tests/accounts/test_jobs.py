@@ -10,12 +10,14 @@ import pytest
 
 from core.security import token_hash
 from core.settings import Settings
+from storage.credential_keys import load_keyring
 from storage.queries import users
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
 from workers import account_jobs
-from workers.account_sync import load_cipher
 from workers.worker import worker_settings
+
+IDLE = SimpleNamespace(session_idle=timedelta(days=60))
 
 
 def test_expired_sessions_are_deleted_by_an_hourly_cron(acc_settings: Settings) -> None:
@@ -34,12 +36,12 @@ async def test_delete_expired_sessions_keeps_live_ones(db: asyncpg.Pool) -> None
     for name, expires in expiries.items():
         await users.insert_session(db, token_hash(name), user, now - timedelta(days=30), expires)
 
-    deleted = await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db)})
+    deleted = await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db, settings=IDLE)})
 
     assert deleted == 2
     assert await db.fetchval("SELECT count(*) FROM sessions") == 1
     assert await users.select_session_user(db, token_hash("live"), now) is not None
-    assert await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db)}) == 0
+    assert await account_jobs.delete_expired_sessions({"deps": SimpleNamespace(pool=db, settings=IDLE)}) == 0
 
 
 async def test_a_missing_app_secret_key_is_noted_once_and_only_when_saved_keys_wait(
@@ -49,7 +51,7 @@ async def test_a_missing_app_secret_key_is_noted_once_and_only_when_saved_keys_w
     ctx = {"deps": SimpleNamespace(settings=acc_settings.model_copy(update={"app_secret_key": None}), pool=db)}
     assert await account_jobs.sync_account_fills(ctx) == {}
     assert caplog.records == [], "nobody saved a key: nothing to say"
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     await store_credential(db, cipher, await new_user(db, "keys@example.com"), "bybit", "KEY1")
     for _ in range(3):
         assert await account_jobs.sync_account_fills(ctx) == {}

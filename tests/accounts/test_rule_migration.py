@@ -12,17 +12,18 @@ import asyncpg
 import pytest
 
 from core.records import Fill
-from core.security import CredentialCipher
+from core.security import Keyring
 from exchanges.private.bybit import NEVER_EXPIRES
 from exchanges.sim.accounts import accounts_of, fill_at
 from exchanges.sim.app import SimulatorApp
+from storage.credential_keys import load_keyring
 from storage.db import database_name, drop_database, ensure_database, with_database
 from storage.migrate import DEFAULT_MIGRATIONS_DIR, migrate
 from storage.queries import credentials, fills
 from tests.accounts.conftest import SECRET, days_ago
 from tests.accounts.support import new_user, store_credential
 from tests.exchanges_support import SIM_NOW
-from workers.account_sync import SyncDeps, load_cipher, sync_credential
+from workers.account_sync import SyncDeps, sync_credential
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ async def old_pool(db_dsn: str, tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
 async def test_builder_dex_fills_go_and_every_stream_syncs_its_lookback_again(
     old_pool: asyncpg.Pool, sync_deps: SyncDeps, sim: SimulatorApp
 ) -> None:
-    cipher: CredentialCipher = await load_cipher(old_pool, SECRET)
+    cipher: Keyring = await load_keyring(old_pool, SECRET)
     user = await new_user(old_pool, "pre8@example.com")
     hl = await store_credential(old_pool, cipher, user, "hyperliquid", "0x" + "8e" * 20)
     key, secret = "Pre8BybitKey0001", "pre8-secret"
@@ -73,7 +74,7 @@ async def test_builder_dex_fills_go_and_every_stream_syncs_its_lookback_again(
 
 
 async def test_ip_bound_bybit_keys_saved_with_the_epoch_expiry_no_longer_expire(old_pool: asyncpg.Pool) -> None:
-    cipher = await load_cipher(old_pool, SECRET)
+    cipher = await load_keyring(old_pool, SECRET)
     user = await new_user(old_pool, "epoch@example.com")
     ip_bound = await store_credential(old_pool, cipher, user, "bybit", "EpochKey0001", "s")
     dated = await store_credential(old_pool, cipher, user, "bybit", "DatedKey0001", "s")

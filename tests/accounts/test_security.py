@@ -19,10 +19,10 @@ from core.security import (
 )
 from exchanges.private import bybit, woox
 from exchanges.private.base import ApiCredential
+from storage.credential_keys import load_keyring
 from storage.queries import credentials
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
-from workers.account_sync import load_cipher
 
 
 def test_bybit_signature_uses_the_docs_string_to_sign() -> None:
@@ -78,7 +78,7 @@ def test_sealed_credential_is_bound_to_owner_venue_and_id() -> None:
 
 
 async def test_ciphertext_swapped_between_rows_fails_to_open(db: asyncpg.Pool) -> None:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     alice, bob = await new_user(db, "alice@example.com"), await new_user(db, "bob@example.com")
     a = await store_credential(db, cipher, alice, "bybit", "AliceKey000001", "alice-secret")
     b = await store_credential(db, cipher, bob, "bybit", "BobKey00000001", "bob-secret")
@@ -99,7 +99,7 @@ async def test_ciphertext_swapped_between_rows_fails_to_open(db: asyncpg.Pool) -
 
 
 async def test_rotation_keeps_every_credential_readable(db: asyncpg.Pool) -> None:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     stored = {}
     for n in range(5):
         user = await new_user(db, f"user{n}@example.com")
@@ -110,7 +110,7 @@ async def test_rotation_keeps_every_credential_readable(db: asyncpg.Pool) -> Non
     count, version = await rotate_secret(db, SECRET, "a-brand-new-secret-value-xyz")
 
     assert count == 10 and version == cipher.key_version + 1
-    new = await load_cipher(db, "a-brand-new-secret-value-xyz")
+    new = await load_keyring(db, "a-brand-new-secret-value-xyz")
     assert new.key_version == version
     for cid, secret in stored.items():
         found = await credentials.select_sealed(db, cid)
@@ -123,7 +123,7 @@ async def test_rotation_keeps_every_credential_readable(db: asyncpg.Pool) -> Non
 
 
 async def test_rotation_with_the_wrong_current_secret_changes_nothing(db: asyncpg.Pool) -> None:
-    cipher = await load_cipher(db, SECRET)
+    cipher = await load_keyring(db, SECRET)
     user = await new_user(db, "x@example.com")
     cid = await store_credential(db, cipher, user, "bybit", "SomeKey0000001", "s")
     before = await credentials.select_sealed(db, cid)

@@ -15,7 +15,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from quart import Quart
 
-from core.security import SESSION_COOKIE
+from core.security import SECURE_SESSION_COOKIE
 from core.settings import Settings
 from exchanges.sim.accounts import accounts_of, generate_fills, token_for
 from exchanges.sim.app import SimulatorApp
@@ -43,7 +43,7 @@ async def test_signup_sets_a_hardened_session_cookie_and_signout_ends_it(
         response = await client.post("/signup", form={"email": "A@Example.com", "password": PASSWORD})
         assert response.status_code == 303
         cookie = response.headers["Set-Cookie"]
-        assert cookie.startswith(f"{SESSION_COOKIE}=")
+        assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=")
         for flag in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/"):
             assert flag in cookie
 

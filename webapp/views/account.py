@@ -12,6 +12,7 @@ import secrets
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from pydantic import BaseModel, Field, ValidationError
@@ -64,6 +65,7 @@ async def current_doc(user: users.User) -> dict[str, Any]:
                 "fills_30d": figures.fills_30d,
                 "market_volume_24h_usd": _money(market.get(exchange)),
                 "share_24h": _share(figures.volume_24h_usd, market.get(exchange)),
+                "ownership": accounts.ownership(exchange),
             }
         )
     return {
@@ -132,6 +134,11 @@ class PublicEmbed(BaseModel):
     data_mode: str = Field(description="`real`, or `simulated` when the app runs on the simulator")
     volume_24h_usd: str | None = Field(default=None, description="Only when the user chose to show it")
     volume_30d_usd: str | None = Field(default=None, description="Only when the user chose to show it")
+    unproven: str | None = Field(
+        default=None,
+        description="Set when the figures include volume of a watched Hyperliquid address, not proven to "
+        "be this user's (anyone can watch any public address)",
+    )
 
 
 @blueprint.get("/public/account/<token>")
@@ -149,6 +156,9 @@ async def public_embed(token: str) -> Response:
         doc["volume_24h_usd"] = _money(sum((r.volume_24h_usd for r in own), Decimal(0)))
     if "volume_30d" in user.embed_fields:
         doc["volume_30d_usd"] = _money(sum((r.volume_30d_usd for r in own), Decimal(0)))
+    watched = sorted({r.exchange for r in own if accounts.ownership(r.exchange) and r.volume_30d_usd})
+    if watched:
+        doc["unproven"] = f"includes volume of a {accounts.WATCHED} ({', '.join(watched)})"
     response = jsonify(doc)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -158,17 +168,17 @@ async def public_embed(token: str) -> Response:
 # ---- pages --------------------------------------------------------------------------------------------
 
 
-async def _page_user() -> users.User | Redirect:
+async def page_user() -> users.User | Redirect:
     user = await accounts.current_user()
     if user is None:
-        return redirect(f"/signin?next={request.path}", 303)
+        return redirect(f"/signin?next={quote(request.path)}", 303)
     return user
 
 
 @blueprint.get("/account")
 @hide
 async def account_page() -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     interval: fills.Interval = request.args.get("interval", "day")  # type: ignore[assignment]
@@ -204,7 +214,7 @@ def page_start(today: date, interval: fills.Interval) -> date:
 @blueprint.get("/account/keys")
 @hide
 async def keys_page() -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     rows = await credentials.select_credentials(accounts.pool(), user.id)
@@ -216,7 +226,7 @@ async def keys_page() -> ResponseReturnValue:
 @hide
 async def add_key_form() -> ResponseReturnValue:
     """The keys page's form: same checks as POST /api/keys; answers the keys partial (htmx) or redirects."""
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form
@@ -242,7 +252,7 @@ async def add_key_form() -> ResponseReturnValue:
 @blueprint.post("/account/keys/<uuid:credential_id>/delete")
 @hide
 async def delete_key_form(credential_id: UUID) -> ResponseReturnValue:
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form
@@ -256,7 +266,7 @@ async def delete_key_form(credential_id: UUID) -> ResponseReturnValue:
 @hide
 async def embed_form() -> ResponseReturnValue:
     """Publish (or replace) the embed token from the page's checkboxes; `revoke` withdraws it."""
-    user = await _page_user()
+    user = await page_user()
     if not isinstance(user, users.User):
         return user
     form = await request.form

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_request
 
 from storage.queries import credentials, users
 from webapp import accounts
-from webapp.errors import ApiError, ErrorBody, bad_request, validation_detail
+from webapp.errors import ApiError, ErrorBody
 from webapp.views.account import csv_response, current_doc, history_query, history_rows, no_store
 
 blueprint = Blueprint("account_api", __name__, url_prefix="/api")
@@ -27,6 +27,10 @@ class KeyOut(BaseModel):
     id: str
     exchange: str
     label: str
+    ownership: str | None = Field(
+        description="`watched address, not proven yours` for a Hyperliquid address (public: anyone can add "
+        "anyone's); null for keys the venue confirmed belong to the account"
+    )
     key: str = Field(description="The last four characters only, e.g. `…9f3a`")
     permissions: list[str] = Field(description="As the venue names them")
     status: str = Field(description="ok, expired, revoked, invalid, permission or error")
@@ -62,6 +66,7 @@ class OwnVenue(BaseModel):
     fills_30d: int
     market_volume_24h_usd: str | None = Field(description="The venue's whole rolling-24h perp volume")
     share_24h: str | None = Field(description="volume_24h_usd / market_volume_24h_usd")
+    ownership: str | None = Field(description="`watched address, not proven yours` for Hyperliquid")
 
 
 class OwnTotals(BaseModel):
@@ -172,16 +177,13 @@ async def my_historical_volume() -> Response:
 
 
 @blueprint.post("/me/embed")
+@validate_request(EmbedInput)
 @document_response(EmbedOut, 200)
 @_errors(400, 401)
-async def enable_embed() -> Response:
+async def enable_embed(data: EmbedInput) -> Response:
     """Create (or replace) the public embed token that shows only the chosen aggregate figures.
-    Body: `{"fields": ["volume_24h", "volume_30d"]}`."""
+    Body (`application/json` only): `{"fields": ["volume_24h", "volume_30d"]}`."""
     user = await accounts.require_user()
-    try:
-        data = EmbedInput.model_validate(await request.get_json(silent=True) or {})
-    except ValidationError as exc:
-        raise bad_request("invalid_request", validation_detail(exc)) from None
     token = secrets.token_urlsafe(18)
     chosen = sorted(set(data.fields))
     await users.update_embed(accounts.pool(), user.id, token, chosen)

@@ -41,9 +41,14 @@ async def signup() -> ResponseReturnValue:
     form = await request.form
     email = normalize_email(form.get("email", ""))
     password = form.get("password", "")
-    problem = "enter a valid email address" if email is None else password_problem(password)
+    problem = "enter a valid email address" if email is None else password_problem(password, email)
     if problem or email is None:
-        return await _form("signup", 400, error=problem, email=form.get("email", ""))
+        return await _form("signup", 400, error=problem, email=email)
+    wait = await accounts.signin_throttle().signup_wait(accounts.client_address())
+    if wait is not None:
+        error = f"Too many sign-ups from your address: try again in {wait} s."
+        page, _ = await _form("signup", error=error, email=email)
+        return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
     password_hash = await accounts.state().passwords.hash(password)
     user = await users.insert_user(accounts.pool(), email, password_hash)
     if user is None:
@@ -62,23 +67,27 @@ async def signin_page() -> tuple[str, int]:
 @blueprint.post("/signin")
 @hide
 async def signin() -> ResponseReturnValue:
-    """Check the password (throttled per email and per client address) and start a session."""
+    """Check the password (throttled per account and client address, see webapp/signin_throttle.py)
+    and start a session."""
     form = await request.form
-    email = normalize_email(form.get("email", "")) or form.get("email", "")[:254]
+    valid_email = normalize_email(form.get("email", ""))
+    # An address that cannot exist (e.g. with NUL) is still throttled and answered like a wrong one.
+    email = valid_email or form.get("email", "")[:254]
     password = form.get("password", "")
     address = accounts.client_address()
-    wait = await accounts.signin_wait(email, address)
+    throttle = accounts.signin_throttle()
+    wait = await throttle.wait(email, address)
     if wait is not None:
-        page, _ = await _form("signin", error=f"Too many failed attempts: try again in {wait} s.", email=email)
+        page, _ = await _form("signin", error=f"Too many failed attempts: try again in {wait} s.", email=valid_email)
         return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
     passwords = accounts.state().passwords
-    login = await users.select_user_login(accounts.pool(), email)
+    login = await users.select_user_login(accounts.pool(), valid_email) if valid_email else None
     if login is None:
         await passwords.burn(password)
     if login is None or not await passwords.verify(login.password_hash, password):
-        await accounts.record_signin_failure(email, address)
-        return await _form("signin", 401, error="Wrong email or password.", email=email)
-    await accounts.clear_signin_failures(email, address)
+        await throttle.record_failure(email, address)
+        return await _form("signin", 401, error="Wrong email or password.", email=valid_email)
+    await throttle.clear(email, address)
     if passwords.needs_rehash(login.password_hash):
         await users.update_password_hash(accounts.pool(), login.user.id, await passwords.hash(password))
     response = redirect(accounts.safe_next(form.get("next")), 303)

@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
-from quart import Blueprint, Response, current_app, websocket
+from quart import Blueprint, Response, current_app, request, websocket
 from quart_schema import document_response
 
 from webapp.broadcast import Hub, Update
+from webapp.errors import error_response
 
 blueprint = Blueprint("live", __name__)
 
@@ -31,6 +32,7 @@ SSE_RETRY_MS = 3000
 SSE_DRAIN_RETRY_MS = 500
 WS_SERVICE_RESTART = 1012
 WS_HEARTBEAT = '{"type":"heartbeat"}'
+POLICY_VIOLATION = 1008
 
 # Renders one update as SSE bytes; may be async (e.g. HTML partials rendered by Jinja).
 EventRenderer = Callable[[Update], bytes | Awaitable[bytes]]
@@ -43,6 +45,22 @@ class EventStream(BaseModel):
     `: heartbeat` comment lines."""
 
     media_type: ClassVar[str] = "text/event-stream"
+    # One event as an SSE reader sees it (OpenAPI 3.1: the schema of a `text/event-stream` response
+    # describes each event). Comments and the opening `retry:` block carry no data and are no events.
+    event_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": "volume"},
+            "id": {"type": "string", "pattern": "^[0-9]+$", "description": "Increases with every update"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "description": "The current-volume document, as GET /api/volume/current returns it",
+            },
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
 
 
 def _hub() -> Hub:
@@ -86,10 +104,59 @@ async def event_stream(hub: Hub, render: EventRenderer, heartbeat: float) -> Asy
             yield await event if inspect.isawaitable(event) else event
 
 
+class StreamCap:
+    """Open live streams (SSE and WebSocket) per client address in this process: each holds a
+    subscription and buffers, so one client opening thousands would exhaust memory for everyone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def acquire(self, client: str) -> bool:
+        held = self._open.get(client, 0)
+        if held >= self.limit:
+            return False
+        self._open[client] = held + 1
+        return True
+
+    def release(self, client: str) -> None:
+        held = self._open.get(client, 0) - 1
+        if held > 0:
+            self._open[client] = held
+        else:
+            self._open.pop(client, None)
+
+
+def stream_cap() -> StreamCap:
+    cap: StreamCap = current_app.extensions["stream_cap"]
+    return cap
+
+
+async def _held(stream: AsyncIterator[bytes], cap: StreamCap, client: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        cap.release(client)
+
+
+def too_many_streams(limit: int) -> Response:
+    return error_response(
+        429,
+        "too_many_streams",
+        f"at most {limit} live streams per client address; close one (e.g. another tab) first",
+        {"Retry-After": "30"},
+    )
+
+
 def sse_response(render: EventRenderer) -> Response:
-    """A streaming `text/event-stream` response of `render`ed updates (never times out)."""
+    """A streaming `text/event-stream` response of `render`ed updates (never times out), or a 429 when
+    this client address already holds its share of live streams."""
+    cap, client = stream_cap(), request.remote_addr or "unknown"
+    if not cap.acquire(client):
+        return too_many_streams(cap.limit)
     response = Response(
-        event_stream(_hub(), render, _heartbeat_seconds()),
+        _held(event_stream(_hub(), render, _heartbeat_seconds()), cap, client),
         mimetype="text/event-stream",
         # Public data: the embeddable widget on other sites listens to this stream too.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"},
@@ -112,19 +179,26 @@ async def live_sse() -> Response:
 async def live_websocket() -> None:
     """WebSocket: `{"type":"volume","seq":n,"data":{...}}` per update (the latest at once on connect),
     `{"type":"heartbeat"}` after 15 s without one."""
-    await websocket.accept()
-    heartbeat = _heartbeat_seconds()
-    async with _hub().subscribe() as sub:
-        while True:
-            try:
-                update = await sub.next(within=heartbeat)
-            except TimeoutError:
-                await websocket.send(WS_HEARTBEAT)
-                continue
-            if update is None:
-                await websocket.close(WS_SERVICE_RESTART if _hub().draining else 1001)
-                return
-            await websocket.send(update.ws_text)
+    cap, client = stream_cap(), websocket.remote_addr or "unknown"
+    if not cap.acquire(client):
+        await websocket.close(POLICY_VIOLATION)  # before accept: the handshake is refused
+        return
+    try:
+        await websocket.accept()
+        heartbeat = _heartbeat_seconds()
+        async with _hub().subscribe() as sub:
+            while True:
+                try:
+                    update = await sub.next(within=heartbeat)
+                except TimeoutError:
+                    await websocket.send(WS_HEARTBEAT)
+                    continue
+                if update is None:
+                    await websocket.close(WS_SERVICE_RESTART if _hub().draining else 1001)
+                    return
+                await websocket.send(update.ws_text)
+    finally:
+        cap.release(client)
 
 
 async def serve_websocket(
@@ -132,23 +206,32 @@ async def serve_websocket(
     receive: Callable[[], Awaitable[Message]],
     send: Callable[[Message], Awaitable[None]],
     heartbeat: float = HEARTBEAT_SECONDS,
+    cap: StreamCap | None = None,
+    client: str = "unknown",
 ) -> None:
     """The same feed as `live_websocket`, spoken in raw ASGI (no per-message framework work), for the
     fast path in front of Quart: with 10,000 clients every microsecond per send counts."""
     if (await receive())["type"] != "websocket.connect":
         return
-    await send({"type": "websocket.accept"})
-    async with hub.subscribe() as sub:
-        watcher = asyncio.create_task(_until_disconnect(receive, sub))
-        try:
-            await _send_updates(sub, send, heartbeat)
-            if hub.draining:
-                with contextlib.suppress(Exception):  # the client may be gone already
-                    await send({"type": "websocket.close", "code": WS_SERVICE_RESTART})
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+    if cap is not None and not cap.acquire(client):
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        return
+    try:
+        await send({"type": "websocket.accept"})
+        async with hub.subscribe() as sub:
+            watcher = asyncio.create_task(_until_disconnect(receive, sub))
+            try:
+                await _send_updates(sub, send, heartbeat)
+                if hub.draining:
+                    with contextlib.suppress(Exception):  # the client may be gone already
+                        await send({"type": "websocket.close", "code": WS_SERVICE_RESTART})
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+    finally:
+        if cap is not None:
+            cap.release(client)
 
 
 async def _until_disconnect(receive: Callable[[], Awaitable[Message]], sub: Any) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody
 from webapp.shared_counts import SharedRateCounts
-from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, serve_websocket
+from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, StreamCap, serve_websocket
 
 PUBLIC_PATH = "/public/latest-volume"
 CACHE_CONTROL = b"public, max-age=5, stale-while-revalidate=30"
@@ -77,26 +78,33 @@ class PublicVolume(BaseModel):
 
 
 class RateLimiter:
-    """A fixed-window counter per client; the table is cleared at every window boundary."""
+    """A token bucket per client: `limit` requests at once, refilled at `limit` per `window`. Unlike a
+    fixed window (which passed 2 × limit within two seconds across its boundary) no burst ever exceeds
+    `limit`. Clients whose bucket has refilled are dropped once per window, so the table stays small."""
 
     def __init__(self, limit: int, window: float = RATE_WINDOW_SECONDS) -> None:
         self.limit = limit
         self.window = window
-        self._window_id = -1
-        self._counts: dict[str, int] = {}
+        self.rate = limit / window
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        self._swept_at = 0.0
 
     def retry_after(self, client: str, now: float) -> int | None:
-        """None when the request may pass; else the whole seconds until the window resets."""
-        window_id = int(now // self.window)
-        if window_id != self._window_id:
-            self._counts.clear()
-            self._window_id = window_id
-        count = self._counts.get(client, 0) + 1
-        if count > self.limit:
-            return max(1, int((window_id + 1) * self.window - now + 0.999))
-        if len(self._counts) < MAX_TRACKED_CLIENTS or client in self._counts:
-            self._counts[client] = count
+        """None when the request may pass (and takes a token); else the whole seconds until one is back."""
+        if now - self._swept_at >= self.window:
+            self._sweep(now)
+        tokens, at = self._buckets.get(client, (float(self.limit), now))
+        tokens = min(float(self.limit), tokens + (now - at) * self.rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / self.rate))
+        if len(self._buckets) < MAX_TRACKED_CLIENTS or client in self._buckets:
+            self._buckets[client] = (tokens - 1.0, now)
         return None
+
+    def _sweep(self, now: float) -> None:
+        self._buckets = {c: (t, at) for c, (t, at) in self._buckets.items() if now - at < self.window}
+        self._swept_at = now
 
 
 class PublicFeed:
@@ -193,15 +201,26 @@ class PublicFastPath:
     """ASGI wrapper: answers `PUBLIC_PATH` from `feed` and the live WebSocket from `hub` itself, and
     passes every other request to `app`."""
 
-    def __init__(self, app: ASGIApp, feed: PublicFeed, hub: Hub, heartbeat: float = HEARTBEAT_SECONDS):
+    def __init__(
+        self,
+        app: ASGIApp,
+        feed: PublicFeed,
+        hub: Hub,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        cap: StreamCap | None = None,
+    ):
         self.app = app
         self.feed = feed
         self.hub = hub
         self.heartbeat = heartbeat
+        self.cap = cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == LIVE_WS_PATH:
-            await serve_websocket(self.hub, receive, send, self.heartbeat)
+            client = scope.get("client")
+            await serve_websocket(
+                self.hub, receive, send, self.heartbeat, self.cap, client[0] if client else "unknown"
+            )
             return
         if scope["type"] != "http" or scope["path"] != PUBLIC_PATH:
             await self.app(scope, receive, send)
