@@ -465,7 +465,9 @@ async def run_scale(cfg: Config) -> Report:
         env = {
             **os.environ, "DATABASE_URL": dsn, "REDIS_URL": cfg.redis, "PERPVOL_REDIS_PREFIX": prefix,
             "PERPVOL_DATA_DIR": data_dir, "PERPVOL_HISTORY_DAYS": str(cfg.days), "PERPVOL_LEASE_SECONDS": "5",
-            "PERPVOL_PUBLIC_RATE_LIMIT": "1000000000", "PERPVOL_HTTP_TIMEOUT": "10", "PYTHONUNBUFFERED": "1",
+            "PERPVOL_PUBLIC_RATE_LIMIT": "1000000000", "PERPVOL_HTTP_TIMEOUT": "10",
+            # Every simulated client comes from 127.0.0.1: lift the per-address stream cap for them.
+            "PERPVOL_LIVE_STREAMS_PER_CLIENT": str(2 * cfg.clients + 100), "PYTHONUNBUFFERED": "1",
             **{f"PERPVOL_{v.upper()}_URL": sim for v in EXCHANGES},
         }
         webs = []
