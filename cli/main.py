@@ -33,11 +33,15 @@ faults (--fault, repeatable; also at run time: POST /_sim/faults with the same k
     malformed      a 200 whose body is not valid JSON
     truncated      a 200 whose JSON body is cut in half
     missing_field  drop every field named field=NAME from the JSON body
+    partial        a valid 200 with every list of rows cut to its first keep=F share (default 0.5)
+    skew           the venue's clock runs ms=N milliseconds ahead (negative: behind)
   options for every kind: count=N (only the next N requests), probability=P (0..1), path=PREFIX
   examples:
     --fault bybit:throttle:count=3,retry_after=1
     --fault '*:latency:ms=200,probability=0.1'
     --fault woox:missing_field:field=24hAmount
+    --fault bybit:partial:path=/v5/market/tickers
+    --fault woox:skew:ms=180000
   control endpoints: GET|POST|DELETE /_sim/faults, GET /_sim/health
 """
 

@@ -24,6 +24,7 @@ from core.records import (
     Window,
 )
 from core.venues import VENUES
+from exchanges.errors import PartialAnswerError
 from exchanges.http import VenueClient
 
 # Re-exported: connectors build these records; their definitions are shared with storage.
@@ -88,6 +89,8 @@ class Connector(abc.ABC):
 
     def __init__(self, client: VenueClient) -> None:
         self.client = client
+        # Symbols of the last complete current answer: the markets the venue "listed a moment ago".
+        self._answered: set[str] | None = None
 
     @abc.abstractmethod
     async def list_markets(self) -> list[Market]:
@@ -103,6 +106,41 @@ class Connector(abc.ABC):
 
         Days without trading may be absent; days before the market existed are absent.
         """
+
+    async def check_complete(self, endpoint: str, answered: set[str]) -> None:
+        """Refuse a current answer that lacks markets the venue listed a moment ago and has not
+        delisted (HTTP 200, valid JSON, half the markets: it must never be summed as a total).
+
+        Markets missing against the previous answer (on the first poll: the markets `expect`ed, e.g.
+        the stored registry) are checked once more against a fresh listing, so a real delisting is
+        accepted at once.
+        """
+        expected = self._answered if self._answered is not None else answered
+        missing = expected - answered
+        if missing:
+            missing &= await self.confirm_listed(missing)
+        if missing:
+            raise PartialAnswerError(self.name, endpoint, missing, len(expected))
+        self._answered = set(answered)
+
+    @property
+    def expects(self) -> bool:
+        """Whether this connector knows which markets a whole answer holds."""
+        return self._answered is not None
+
+    def expect(self, symbols: set[str]) -> None:
+        """Markets known to trade before this process's first answer (a restart during a partial
+        answer must not take the half for the whole)."""
+        if self._answered is None and symbols:
+            self._answered = set(symbols)
+
+    async def trading_symbols(self) -> set[str]:
+        """The perps the venue lists as trading now (a fresh listing)."""
+        return {m.symbol for m in await self.list_markets() if m.status == "trading"}
+
+    async def confirm_listed(self, symbols: set[str]) -> set[str]:
+        """Which of `symbols` the venue still lists as trading: the rest were delisted meanwhile."""
+        return symbols & await self.trading_symbols()
 
     async def aclose(self) -> None:
         await self.client.aclose()

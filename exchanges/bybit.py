@@ -164,6 +164,7 @@ class BybitConnector(Connector):
             tickers = _list(_result(body, TICKERS), TICKERS)
             await self._learn_unknown(category, (_text(t, "symbol", TICKERS) for t in tickers))
             volumes.extend(self._perp_volumes(category, tickers))
+        await self.check_complete(f"GET {TICKERS}", {v.symbol for v in volumes})
         # as_of: the older of the two responses' own `time` (ms, Bybit's clock).
         return CurrentSnapshot("bybit", min(times), CURRENT_SOURCE, tuple(volumes))
 

@@ -47,3 +47,17 @@ class ThrottledError(TransientError):
 
 class UnavailableError(ExchangeError):
     """Retries ran out; the last transient problem is in the message."""
+
+
+class PartialAnswerError(ExchangeError):
+    """The venue answered for fewer markets than it lists: summing it would shrink the total silently."""
+
+    def __init__(self, venue: str, endpoint: str, missing: set[str], expected: int) -> None:
+        self.missing = frozenset(missing)
+        sample = ", ".join(sorted(missing)[:5]) + (", ..." if len(missing) > 5 else "")
+        super().__init__(
+            venue,
+            endpoint,
+            f"partial answer: {len(missing)} of {expected} markets it lists are missing ({sample}); "
+            "not counted until the venue answers for all of them",
+        )

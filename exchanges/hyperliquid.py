@@ -89,7 +89,13 @@ class HyperliquidConnector(Connector):
             if entry.get("isDelisted") is True and volume == 0:
                 continue
             volumes.append(MarketVolume(symbol=_name(entry), volume_usd=volume))
+        await self.check_complete("metaAndAssetCtxs", {_name(entry) for entry in universe})
         return CurrentSnapshot(exchange=self.name, as_of=as_of, source=CURRENT_SOURCE, markets=tuple(volumes))
+
+    async def confirm_listed(self, symbols: set[str]) -> set[str]:
+        # Delisted assets stay in the universe (isDelisted) since asset ids are positions in it: a name
+        # that vanishes from it was cut from the answer, not delisted. No second request needed.
+        return symbols
 
     async def fetch_daily(self, market: Market, start: date, end: date) -> list[DailyVolume]:
         by_day: dict[date, DailyVolume] = {}

@@ -36,7 +36,13 @@ from exchanges.base import (
     ms_from_date,
     utc_from_ms,
 )
-from exchanges.errors import SchemaError, ThrottledError, TransientError, VenueAPIError
+from exchanges.errors import (
+    PartialAnswerError,
+    SchemaError,
+    ThrottledError,
+    TransientError,
+    VenueAPIError,
+)
 from exchanges.http import VenueClient, parse_retry_after
 
 # Requests per second and burst against the public API: core/venues.py says why.
@@ -141,11 +147,12 @@ class ParadexConnector(Connector):
                 continue  # options and other products share this endpoint
             volumes[symbol] = _number(row, "volume_24h", SUMMARY)
             newest_ms = max(newest_ms, _ms(row, "created_at", SUMMARY))
-        for symbol, market in perps.items():
-            if symbol in volumes:
-                continue
-            if market.status != "pending":
-                raise SchemaError("paradex", f"GET {SUMMARY}", "results", f"has no row for perp {symbol}")
+        # The listing above is a moment old: every perp it lists must have a summary row.
+        trading = {s for s, m in perps.items() if m.status != "pending"}
+        missing = trading - set(volumes)
+        if missing:
+            raise PartialAnswerError("paradex", f"GET {SUMMARY}", missing, len(trading))
+        for symbol in perps.keys() - volumes.keys():
             volumes[symbol] = Decimal(0)
         return CurrentSnapshot(
             exchange="paradex",

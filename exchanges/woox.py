@@ -122,6 +122,7 @@ class WooxConnector(Connector):
             symbol = _text(row, "symbol", FUTURES)
             if symbol.startswith("PERP_"):
                 volumes.append(MarketVolume(symbol, _number(row, "24hAmount", FUTURES)))
+        await self.check_complete(f"GET {FUTURES}", {v.symbol for v in volumes})
         return CurrentSnapshot(
             exchange="woox",
             as_of=_venue_time(body, FUTURES),

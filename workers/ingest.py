@@ -87,8 +87,12 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
     Each venue publishes as soon as it is done, so a slow or failing venue never delays the others.
     """
     taken_at = deps.now()
+    connector = deps.connectors[exchange]
     try:
-        snapshot = await deps.connectors[exchange].fetch_current()
+        if not connector.expects:
+            async with deps.pool.acquire() as conn:
+                connector.expect(await markets.select_trading_symbols(conn, exchange))
+        snapshot = await connector.fetch_current()
     except ExchangeError as exc:
         deps.failures.failed(exchange, str(exc), taken_at)
         async with deps.pool.acquire() as conn:

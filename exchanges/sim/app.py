@@ -27,7 +27,17 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-FAULT_KINDS = ("latency", "timeout", "throttle", "error5xx", "malformed", "truncated", "missing_field")
+FAULT_KINDS = (
+    "latency",
+    "timeout",
+    "throttle",
+    "error5xx",
+    "malformed",
+    "truncated",
+    "missing_field",
+    "partial",
+    "skew",
+)
 
 
 @dataclass(slots=True)
@@ -79,6 +89,7 @@ class Fault:
     retry_after: int | None = None
     status: int = 503
     field: str = ""  # for missing_field
+    keep: float = 0.5  # partial: the share of each list of rows kept (valid JSON, HTTP 200)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -87,6 +98,8 @@ class Fault:
             raise ValueError("probability must be within 0..1")
         if self.kind == "missing_field" and not self.field:
             raise ValueError("missing_field needs field=NAME")
+        if not 0 <= self.keep < 1:
+            raise ValueError("keep must be within 0..1 (exclusive of 1)")
 
     def applies(self, venue: str, path: str) -> bool:
         if self.venue not in ("*", venue) or not path.startswith(self.path):
@@ -110,7 +123,7 @@ def parse_fault(spec: str) -> Fault:
 
 
 def fault_from_json(data: Mapping[str, Any]) -> Fault:
-    known = {"kind", "venue", "path", "count", "probability", "ms", "retry_after", "status", "field"}
+    known = {"kind", "venue", "path", "count", "probability", "ms", "retry_after", "status", "field", "keep"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
@@ -118,8 +131,9 @@ def fault_from_json(data: Mapping[str, Any]) -> Fault:
     for key in ("count", "ms", "retry_after", "status"):
         if kwargs.get(key) is not None:
             kwargs[key] = int(kwargs[key])
-    if "probability" in kwargs:
-        kwargs["probability"] = float(kwargs["probability"])
+    for key in ("probability", "keep"):
+        if key in kwargs:
+            kwargs[key] = float(kwargs[key])
     return Fault(**kwargs)
 
 
@@ -211,6 +225,10 @@ class SimulatorApp:
             return response
         if fault is not None and fault.kind == "error5xx":
             return SimResponse(fault.status, None, raw=b"<html><body>502 Bad Gateway</body></html>")
+        if fault is not None and fault.kind == "skew":
+            # The venue's clock is off by `ms` (negative: behind): every time it writes is shifted.
+            with self.model.skewed(fault.ms):
+                return await venue.handle(request)
         response = await venue.handle(request)
         if fault is None:
             return response
@@ -240,7 +258,20 @@ class SimulatorApp:
         return SimResponse(200, {"faults": [asdict(f) for f in self.faults]})
 
 
+def cut_rows(body: Any, keep: float) -> Any:
+    """Every list of objects cut to its first `keep` share (parallel lists stay aligned)."""
+    if isinstance(body, dict):
+        return {k: cut_rows(v, keep) for k, v in body.items()}
+    if isinstance(body, list):
+        if len(body) > 1 and all(isinstance(v, dict) for v in body):
+            return [cut_rows(v, keep) for v in body[: int(len(body) * keep)]]
+        return [cut_rows(v, keep) for v in body]
+    return body
+
+
 def _corrupt(response: SimResponse, fault: Fault) -> SimResponse:
+    if fault.kind == "partial":
+        return SimResponse(response.status, cut_rows(response.body, fault.keep), response.headers)
     if fault.kind == "missing_field":
         return SimResponse(response.status, drop_field(response.body, fault.field), response.headers)
     body = response.raw if response.raw is not None else encode_json(response.body)

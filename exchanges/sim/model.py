@@ -8,15 +8,19 @@ figure are all sums of the same hourly amounts: they agree to the cent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 CENT = Decimal("0.01")
+# A venue clock offset injected by the simulator's `skew` fault, per request (contextvars follow tasks).
+_SKEW: ContextVar[timedelta] = ContextVar("sim_clock_skew", default=timedelta(0))
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -94,7 +98,16 @@ class SimModel:
         self._markets = {venue: self._make_markets(shape) for venue, shape in VENUES.items()}
 
     def now(self) -> datetime:
-        return self._now()
+        return self._now() + _SKEW.get()
+
+    @contextlib.contextmanager
+    def skewed(self, ms: int) -> Iterator[None]:
+        """Within this block (this request's task only), the venue's clock is off by `ms`."""
+        token = _SKEW.set(timedelta(milliseconds=ms))
+        try:
+            yield
+        finally:
+            _SKEW.reset(token)
 
     def today(self) -> date:
         return self.now().date()

@@ -107,3 +107,11 @@ def _market_row(row: Any) -> MarketRow:
     values = dict(row.items())
     values["extra"] = json.loads(values["extra"])
     return MarketRow(**values)
+
+
+async def select_trading_symbols(db: Executor, exchange: str) -> set[str]:
+    """Symbols the registry last saw trading on `exchange` (what a whole current answer must hold)."""
+    rows = await db.fetch(
+        "SELECT symbol FROM markets WHERE exchange = $1 AND status = 'trading'", exchange
+    )
+    return {row["symbol"] for row in rows}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from exchanges.base import Market, ms_from_date, utc_from_ms
-from exchanges.errors import SchemaError, UnavailableError, VenueAPIError
+from exchanges.errors import PartialAnswerError, SchemaError, UnavailableError, VenueAPIError
 from exchanges.http import RateLimiter, RetryPolicy, VenueClient
 from exchanges.paradex import KLINES, MARKETS, RATE_LIMIT, SUMMARY, ParadexConnector
 from exchanges.sim.app import Fault, SimulatorApp
@@ -98,9 +98,10 @@ async def test_current_fails_when_a_listed_perp_has_no_summary_row() -> None:
     body = fixture_json(VENUE, "markets_summary_all.json")
     body["results"] = [r for r in body["results"] if r["symbol"] != "BTC-USD-PERP"]
     routes = recorded_routes() | {SUMMARY: lambda: answer_json(body)}
-    with pytest.raises(SchemaError) as error:
+    with pytest.raises(PartialAnswerError) as error:
         await connector_for(by_path(routes, [])).fetch_current()
-    assert error.value.field == "results" and "BTC-USD-PERP" in str(error.value)
+    assert error.value.missing == {"BTC-USD-PERP"}
+    assert "paradex" in str(error.value) and "1 of " in str(error.value) and "BTC-USD-PERP" in str(error.value)
 
 
 async def test_missing_volume_field_raises_schema_error_naming_it() -> None:
