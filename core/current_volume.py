@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from core.documents import Change24hDoc, CurrentVolumeDoc, PublicVolumeDoc, VenueDoc
 from core.venues import LABELS, VENUES
@@ -38,6 +38,7 @@ class VenueFigure:
     source: str
     error: str | None = None
     error_at: datetime | None = None
+    as_of_note: str | None = None
 
 
 def failed_since_success(
@@ -76,7 +77,10 @@ def build_current(
     stale_seconds: int,
     data_mode: str,
     previous: dict[str, Decimal] | None = None,
+    seq: int | None = None,
 ) -> CurrentVolumeDoc:
+    """The document as judged at `now`. `seq` orders documents (larger: built later); `judged_at`
+    orders judgements of one document (a re-judged copy carries the same `seq`)."""
     by_name = {f.exchange: f for f in figures}
     venues = [_venue(by_name.get(name), name, now, stale_seconds) for name in EXCHANGES]
     fresh = [v for v in venues if not v["stale"] and v["volume_usd"] is not None]
@@ -86,6 +90,8 @@ def build_current(
         v["share"] = str(share.quantize(Decimal("0.000001"))) if share is not None else None
     doc: CurrentVolumeDoc = {
         "as_of": iso(now),
+        "seq": seq,
+        "judged_at": iso(now),
         "data_mode": data_mode,
         "simulated": data_mode == "simulated",
         "window": "rolling_24h",
@@ -133,6 +139,7 @@ def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) 
             "estimated": False,
             "source": "",
             "markets": 0,
+            "as_of_note": None,
         }
     age = int((now - f.fetched_at).total_seconds()) if f.fetched_at else None
     failed_since = failed_since_success(f.fetched_at, f.error, f.error_at)
@@ -149,6 +156,7 @@ def _venue(f: VenueFigure | None, name: str, now: datetime, stale_seconds: int) 
         "estimated": f.estimated,
         "source": f.source,
         "markets": f.markets,
+        "as_of_note": f.as_of_note,
     }
 
 
@@ -168,13 +176,33 @@ def _change(venues: list[VenueDoc], fresh: list[VenueDoc], previous: dict[str, D
     }
 
 
+def rejudge(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> CurrentVolumeDoc:
+    """`doc` with every venue's age, stale flag and share, the total, `complete` and `excluded` judged
+    again at `now`: the one rule (`is_fresh`) applied at serving time, whatever cache the document
+    came from. Keys it does not judge (`seq`, `served_from`, ...) are kept; the build time stays `as_of`.
+    `doc` is a built document as decoded from JSON."""
+    figures = [figure_from_doc(v) for v in doc.get("exchanges", [])]
+    judged = build_current(
+        figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"], seq=doc.get("seq")
+    )
+    judged["as_of"] = doc.get("as_of")
+    change = doc.get("change_24h")
+    if change is not None:
+        compared = set(change.get("exchanges", []))
+        # The comparison stays true only while every venue in it still counts.
+        still = compared <= {v["exchange"] for v in judged["exchanges"] if not v["stale"]}
+        unavailable: Change24hDoc = {"available": False, "pct": None, "previous_usd": None, "exchanges": []}
+        judged["change_24h"] = change if still else unavailable
+    return cast(CurrentVolumeDoc, {**doc, **judged})
+
+
 def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> PublicVolumeDoc:
     """The embeddable subset of the current document (`/public/latest-volume`, the widget), with stale
     flags and total re-judged at `now`. `doc` is a published document as decoded from JSON."""
-    figures = [_figure(v) for v in doc.get("exchanges", [])]
-    fresh = build_current(figures, now=now, stale_seconds=stale_seconds, data_mode=doc["data_mode"])
+    fresh = rejudge(doc, now=now, stale_seconds=stale_seconds)
     return {
         "as_of": doc.get("as_of"),
+        "seq": fresh["seq"],
         "data_mode": fresh["data_mode"],
         "simulated": fresh["simulated"],
         "window": fresh["window"],
@@ -198,16 +226,29 @@ def public_doc(doc: Mapping[str, Any], *, now: datetime, stale_seconds: int) -> 
     }
 
 
-def _figure(venue: Mapping[str, Any]) -> VenueFigure:
+def figure_from_doc(venue: Mapping[str, Any]) -> VenueFigure:
+    """A venue entry of a built document back into the figure it was built from."""
+    volume = venue.get("volume_usd")
     return VenueFigure(
         exchange=venue["exchange"],
-        volume_usd=Decimal(venue["volume_usd"]) if venue.get("volume_usd") is not None else None,
+        volume_usd=Decimal(volume) if volume is not None else None,
         as_of=_parse(venue.get("as_of")),
         fetched_at=_parse(venue.get("fetched_at")),
         markets=venue.get("markets", 0),
         estimated=venue.get("estimated", False),
         source=venue.get("source", ""),
+        # The document carries an error only while it is newer than the last success.
         error=venue.get("error"),
+        as_of_note=venue.get("as_of_note"),
+    )
+
+
+def judgement(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a re-judgement can change that a viewer must be told about (not the ticking ages)."""
+    return (
+        doc.get("total_usd"),
+        tuple(doc.get("excluded", [])),
+        tuple((v["exchange"], v["stale"], v.get("error")) for v in doc.get("exchanges", [])),
     )
 
 

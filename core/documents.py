@@ -25,6 +25,7 @@ class VenueDoc(TypedDict):
     estimated: bool
     source: str
     markets: int
+    as_of_note: str | None  # why as_of is not the venue's own time (its clock ran ahead of ours)
 
 
 class Change24hDoc(TypedDict):
@@ -49,6 +50,8 @@ class CurrentVolumeDoc(TypedDict):
     that the two list the same fields). The API adds `served_from` and `top_markets` when it serves it."""
 
     as_of: str | None
+    seq: int | None  # build order: a larger seq is a newer document
+    judged_at: str | None  # when ages and stale flags were judged
     data_mode: str
     simulated: bool
     window: Literal["rolling_24h"]
@@ -80,6 +83,7 @@ class PublicVolumeDoc(TypedDict):
     """`/public/latest-volume` (webapp.views.public.PublicVolume for OpenAPI)."""
 
     as_of: str | None
+    seq: int | None
     data_mode: str
     simulated: bool
     window: Literal["rolling_24h"]

@@ -8,18 +8,29 @@ building it from PostgreSQL when Redis was flushed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from redis.asyncio import Redis
 
-from core.current_volume import VenueFigure, build_current
+from core.current_volume import VenueFigure, build_current, rejudge
 from core.documents import CurrentVolumeDoc
 from core.settings import Settings
 from storage.queries import snapshots, status
+
+# PostgreSQL unreachable, refusing connections ("the database system is starting up / shutting
+# down", SQLSTATE class 57) or out of connection slots: a wait, not a bug.
+STORAGE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 
 
 def current_key(settings: Settings) -> str:
@@ -30,19 +41,32 @@ def live_channel(settings: Settings) -> str:
     return f"{settings.key_prefix}:live"
 
 
+# Serializes document builds across workers so that `seq` order is build order (see refresh_current).
+_BUILD_LOCK = 0x70657270766F6C  # "perpvol"
+
+
 async def build_from_db(
     pool: asyncpg.Pool, settings: Settings, now: datetime | None = None
 ) -> CurrentVolumeDoc:
-    now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
-        latest = {row.exchange: row for row in await snapshots.select_latest_snapshots(conn)}
-        health = {row.exchange: row for row in await status.select_venue_status(conn)}
-        previous: dict[str, Decimal] = {}
-        for exchange in latest:
-            then = await snapshots.select_snapshot_near(conn, exchange, now - timedelta(hours=24))
-            # Only a snapshot close to 24h ago is a fair comparison; an older one would mislead.
-            if then is not None and now - then.taken_at <= timedelta(hours=25):
-                previous[exchange] = then.volume_usd
+        return await build_on(conn, settings, now)
+
+
+async def build_on(
+    conn: asyncpg.Connection, settings: Settings, now: datetime | None = None
+) -> CurrentVolumeDoc:
+    """The document from PostgreSQL. Its `seq` is PostgreSQL's clock in microseconds: one clock for every
+    worker and web process, so documents order the same wherever they are compared."""
+    seq = await conn.fetchval("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+    now = now or datetime.now(UTC)
+    latest = {row.exchange: row for row in await snapshots.select_latest_snapshots(conn)}
+    health = {row.exchange: row for row in await status.select_venue_status(conn)}
+    previous: dict[str, Decimal] = {}
+    for exchange in latest:
+        then = await snapshots.select_snapshot_near(conn, exchange, now - timedelta(hours=24))
+        # Only a snapshot close to 24h ago is a fair comparison; an older one would mislead.
+        if then is not None and now - then.taken_at <= timedelta(hours=25):
+            previous[exchange] = then.volume_usd
     names = set(latest) | set(health)
     figures = [_figure(name, latest.get(name), health.get(name)) for name in sorted(names)]
     return build_current(
@@ -51,6 +75,7 @@ async def build_from_db(
         stale_seconds=settings.stale_seconds,
         data_mode=settings.data_mode,
         previous=previous,
+        seq=int(seq),
     )
 
 
@@ -65,6 +90,7 @@ def _figure(name: str, snap: Any, health: Any) -> VenueFigure:
         source=snap.source if snap else "",
         error=health.last_error if health else None,
         error_at=health.last_error_at if health else None,
+        as_of_note=snap.as_of_note if snap else None,
     )
 
 
@@ -72,14 +98,47 @@ def encode(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+# Cache and publish only a document newer than the cached one: two workers finishing close together
+# must not leave the older document cached, or deliver it after the newer one.
+STORE_IF_NEWER = """
+local seq = redis.call('GET', KEYS[2])
+if seq and tonumber(seq) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+return 1
+"""
+
+
 async def refresh_current(
     pool: asyncpg.Pool, redis: Redis, settings: Settings, now: datetime | None = None
 ) -> CurrentVolumeDoc:
     """Rebuild the document, cache it and publish it: one message per update to every web process."""
-    doc = await build_from_db(pool, settings, now)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _BUILD_LOCK)
+        doc = await build_on(conn, settings, now)
     payload = encode(doc)
-    await redis.set(current_key(settings), payload)
-    await redis.publish(live_channel(settings), payload)
+    keys = [current_key(settings), f"{current_key(settings)}:seq"]
+    stored = redis.eval(STORE_IF_NEWER, 2, *keys, payload.decode(), str(doc["seq"]), live_channel(settings))
+    await cast(Awaitable[Any], stored)
+    return doc
+
+
+async def serve_current(
+    pool: asyncpg.Pool, settings: Settings, cached: Mapping[str, Any] | None
+) -> CurrentVolumeDoc:
+    """The document to serve now: from PostgreSQL, else `cached` (the latest one the live feed
+    delivered) judged again at this moment, so a figure that aged past the limit is never served as
+    fresh. Raises when PostgreSQL is down and there is nothing cached."""
+    try:
+        doc = await build_from_db(pool, settings)
+    except STORAGE_DOWN:
+        if cached is None:
+            raise
+        judged = rejudge(cached, now=datetime.now(UTC), stale_seconds=settings.stale_seconds)
+        judged["served_from"] = "cache"
+        return judged
+    doc["served_from"] = "database"
     return doc
 
 

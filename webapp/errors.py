@@ -112,6 +112,8 @@ def register_error_handlers(app: Quart) -> None:
         return error_response(400, "invalid_value", "a value in the request cannot be stored")
 
     @app.errorhandler(asyncpg.PostgresConnectionError)
+    @app.errorhandler(asyncpg.exceptions.OperatorInterventionError)
+    @app.errorhandler(asyncpg.exceptions.InsufficientResourcesError)
     @app.errorhandler(asyncpg.InterfaceError)
     @app.errorhandler(ConnectionError)
     @app.errorhandler(RedisError)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from redis.asyncio import Redis
 
+from core.current_volume import iso
 from core.settings import Settings
-from exchanges.base import Connector, Exchange, Market
+from exchanges.base import Connector, CurrentSnapshot, Exchange, Market
 from exchanges.errors import ExchangeError
 from storage.current_cache import refresh_current
 from storage.job_names import DAILY_BACKFILL
@@ -31,6 +32,9 @@ BACKFILL_JOB = DAILY_BACKFILL
 # Rows are written and checkpointed per chunk of `Connector.backfill_chunk_days`, capped here so that a
 # crash never loses much; tests lower it to exercise resumption.
 CHUNK_DAYS_CAP = 1000
+# Venue clocks ahead of ours by more than this are not believed (network time keeps honest clocks
+# within a second; Hyperliquid's Date header has whole seconds).
+MAX_CLOCK_SKEW = timedelta(seconds=30)
 
 
 # A venue that keeps failing the same way is logged once, then as a count this often, then "recovered".
@@ -85,8 +89,8 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
     """Fetch one venue's rolling-24h figures; store, cache and publish. False when the venue failed.
 
     Each venue publishes as soon as it is done, so a slow or failing venue never delays the others.
+    A poll is dated when it completes: a slow one that lands after a failure is news, not history.
     """
-    taken_at = deps.now()
     connector = deps.connectors[exchange]
     try:
         if not connector.expects:
@@ -94,19 +98,46 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
                 connector.expect(await markets.select_trading_symbols(conn, exchange))
         snapshot = await connector.fetch_current()
     except ExchangeError as exc:
-        deps.failures.failed(exchange, str(exc), taken_at)
+        failed_at = deps.now()
+        deps.failures.failed(exchange, str(exc), failed_at)
         async with deps.pool.acquire() as conn:
-            await status.record_failure(conn, exchange, taken_at, str(exc))
+            await status.record_failure(conn, exchange, failed_at, str(exc))
         ok = False
     else:
-        async with deps.pool.acquire() as conn, conn.transaction():
-            await snapshots.insert_snapshot(conn, snapshot, taken_at)
-            await exact_days.record_midnight(conn, snapshot, deps.settings.poll_seconds)
-            await status.record_success(conn, exchange, taken_at)
+        await store_snapshot(deps, snapshot, deps.now())
         deps.failures.succeeded(exchange)
         ok = True
     await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
     return ok
+
+
+def bound_as_of(as_of: datetime, fetched_at: datetime) -> tuple[datetime, str | None]:
+    """The venue's `as_of`, clamped to the fetch time when the venue's clock runs ahead of ours beyond
+    MAX_CLOCK_SKEW (a figure cannot come from the future), with the reason; else as is."""
+    ahead = (as_of - fetched_at).total_seconds()
+    if ahead <= MAX_CLOCK_SKEW.total_seconds():
+        return as_of, None
+    return fetched_at, f"venue clock {ahead:.0f}s ahead of ours: as_of {iso(as_of)} clamped to fetch time"
+
+
+async def store_snapshot(deps: Deps, snapshot: CurrentSnapshot, fetched_at: datetime) -> None:
+    as_of, note = bound_as_of(snapshot.as_of, fetched_at)
+    if note is not None:
+        log.warning("poll %s: %s", snapshot.exchange, note)
+    venue_as_of = snapshot.as_of if note is not None else None
+    bounded = replace(snapshot, as_of=as_of)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        stored = await snapshots.insert_snapshot(
+            conn, bounded, fetched_at, venue_as_of=venue_as_of, as_of_note=note
+        )
+        # The figure nearest to midnight makes a day exact: judged by the bounded as_of, so a venue
+        # clock running ahead cannot claim midnight.
+        await exact_days.record_midnight(conn, bounded, deps.settings.poll_seconds)
+        if stored:
+            await status.record_success(conn, snapshot.exchange, fetched_at)
+        else:
+            # The same venue figure as before (its clock did not move): not a newer success.
+            await status.record_unchanged(conn, snapshot.exchange, fetched_at)
 
 
 async def poll_all(deps: Deps) -> dict[Exchange, bool]:

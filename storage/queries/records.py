@@ -80,6 +80,7 @@ class SnapshotRow:
     estimated: bool
     source: str
     time_window: str
+    as_of_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,14 @@ from core.records import CurrentSnapshot
 from storage.queries._db import Executor, transaction
 from storage.queries.records import CurrentMarketRow, SnapshotRow, from_record
 
-_SNAPSHOT_COLUMNS = "id, exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window"
+_SNAPSHOT_COLUMNS = (
+    "id, exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window, as_of_note"
+)
 
 _INSERT_SNAPSHOT = """
 INSERT INTO volume_snapshots
-    (exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    (exchange, as_of, taken_at, volume_usd, markets, estimated, source, time_window, venue_as_of, as_of_note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (exchange, as_of) DO NOTHING
 RETURNING id
 """
@@ -26,8 +28,16 @@ FROM unnest($3::text[], $4::numeric[], $5::bool[]) AS t(symbol, volume_usd, esti
 """
 
 
-async def insert_snapshot(db: Executor, snapshot: CurrentSnapshot, taken_at: datetime) -> bool:
-    """Store a poll; False when this venue's snapshot at that `as_of` is already stored."""
+async def insert_snapshot(
+    db: Executor,
+    snapshot: CurrentSnapshot,
+    taken_at: datetime,
+    *,
+    venue_as_of: datetime | None = None,
+    as_of_note: str | None = None,
+) -> bool:
+    """Store a poll fetched at `taken_at`; False when this venue's snapshot at that `as_of` is already
+    stored. `venue_as_of`/`as_of_note`: what the venue's clock said when `as_of` had to be clamped."""
     # A symbol listed twice counts once (the last figure), in the total as in the per-market rows.
     markets = list({m.symbol: m for m in snapshot.markets}.values())
     total = sum((m.volume_usd for m in markets), Decimal(0))
@@ -44,14 +54,17 @@ async def insert_snapshot(db: Executor, snapshot: CurrentSnapshot, taken_at: dat
             any(m.estimated for m in markets),
             snapshot.source,
             snapshot.window,
+            venue_as_of,
+            as_of_note,
         )
         if new_id is None:
             return False
         newest = await conn.fetchval(
-            "SELECT max(as_of) FROM volume_snapshots WHERE exchange = $1", snapshot.exchange
+            "SELECT max(taken_at) FROM volume_snapshots WHERE exchange = $1", snapshot.exchange
         )
-        # A poll that arrives late still goes into the history but must not replace newer figures.
-        if newest == snapshot.as_of:
+        # A poll that lands late still goes into the history but must not replace newer figures.
+        # "Newer" is by fetch time: a venue clock running ahead must not pin its answer as current.
+        if newest == taken_at:
             await conn.execute("DELETE FROM current_market_volume WHERE exchange = $1", snapshot.exchange)
             await conn.execute(
                 _INSERT_CURRENT,
@@ -65,13 +78,13 @@ async def insert_snapshot(db: Executor, snapshot: CurrentSnapshot, taken_at: dat
 
 
 async def select_latest_snapshots(db: Executor) -> list[SnapshotRow]:
-    """The newest snapshot of each venue, in venue order."""
+    """The most recently fetched snapshot of each venue, in venue order."""
     rows = await db.fetch(
         f"""
         SELECT s.* FROM venues AS v
         CROSS JOIN LATERAL (
             SELECT {_SNAPSHOT_COLUMNS} FROM volume_snapshots
-            WHERE exchange = v.exchange ORDER BY as_of DESC LIMIT 1
+            WHERE exchange = v.exchange ORDER BY taken_at DESC, id DESC LIMIT 1
         ) AS s
         ORDER BY v.sort_order
         """

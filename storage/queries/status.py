@@ -26,6 +26,21 @@ async def record_success(db: Executor, exchange: str, at: datetime) -> None:
     )
 
 
+async def record_unchanged(db: Executor, exchange: str, at: datetime) -> None:
+    """The venue answered with the figure already stored: attempted and not failing, but no newer
+    success (a venue whose clock stands still goes stale)."""
+    await db.execute(
+        """
+        INSERT INTO venue_status (exchange, last_attempt, consecutive_failures) VALUES ($1, $2, 0)
+        ON CONFLICT (exchange) DO UPDATE SET
+            last_attempt = GREATEST(venue_status.last_attempt, EXCLUDED.last_attempt),
+            consecutive_failures = 0
+        """,
+        exchange,
+        at,
+    )
+
+
 async def record_failure(db: Executor, exchange: str, at: datetime, error: str) -> None:
     await db.execute(
         """

@@ -18,7 +18,7 @@ from quart.typing import TestClientProtocol as Client
 
 from core.settings import Settings
 from exchanges.base import CurrentSnapshot, DailyVolume, MarketVolume
-from storage.current_cache import encode
+from storage.current_cache import build_from_db, encode
 from storage.queries import daily, snapshots, status
 from webapp.app import create_app
 from webapp.broadcast import Update
@@ -159,7 +159,7 @@ async def test_live_stream_renders_every_region_once_per_update(settings: Settin
     await seed_current(db)
     app = create_app(settings)
     async with app.test_app():
-        doc = await overview_page.build_from_db(app.extensions["pool"], settings)
+        doc = await build_from_db(app.extensions["pool"], settings)
         update = Update(seq=7, payload=encode(doc))
         first = await overview_page.render_overview_events(app, update)
         again = await overview_page.render_overview_events(app, update)

@@ -138,8 +138,8 @@ async def test_duplicate_snapshot_is_ignored(db: asyncpg.Pool) -> None:
 
 async def test_current_markets_follow_the_newest_snapshot_only(db: asyncpg.Pool) -> None:
     await markets.upsert_markets(db, "bybit", [market("SOLUSDT")], T0)
-    await snapshots.insert_snapshot(db, snapshot(T0 + timedelta(minutes=1), SOLUSDT="7"), T0)
-    # A late poll goes into the history but does not replace newer per-market figures.
+    await snapshots.insert_snapshot(db, snapshot(T0 + timedelta(minutes=1), SOLUSDT="7"), T0 + timedelta(minutes=1))
+    # A poll fetched earlier that lands late goes into the history but does not replace newer figures.
     await snapshots.insert_snapshot(db, snapshot(T0, BTCUSDT="1"), T0)
     top = await snapshots.select_top_markets(db, 10, "bybit")
     assert [(m.symbol, m.volume_usd, m.base) for m in top] == [("SOLUSDT", Decimal(7), "SOL")]

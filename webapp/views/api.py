@@ -29,7 +29,7 @@ from core.history import (
     resolve_range,
 )
 from core.settings import Settings
-from storage.current_cache import build_from_db
+from storage.current_cache import serve_current
 from storage.queries import checkpoints, daily, history, snapshots, status
 from storage.queries import dashboard as dash
 from webapp.broadcast import Hub
@@ -51,6 +51,9 @@ class CurrentQuery(BaseModel):
 
 
 class CurrentVenue(BaseModel):
+    """One venue's figure; `stale` follows the one rule every surface applies: fetched within the
+    stale limit and no failed poll since."""
+
     exchange: str
     label: str
     volume_usd: str | None = Field(description="Rolling-24h USD volume (decimal string)")
@@ -63,6 +66,9 @@ class CurrentVenue(BaseModel):
     estimated: bool
     source: str = Field(description="Venue endpoint and field the figure comes from")
     markets: int
+    as_of_note: str | None = Field(
+        default=None, description="Why as_of is not the venue's own time (its clock ran ahead of ours)"
+    )
 
 
 class Change24h(BaseModel):
@@ -83,7 +89,9 @@ class TopMarket(BaseModel):
 
 
 class CurrentVolume(BaseModel):
-    as_of: str | None
+    as_of: str | None = Field(description="When the document was built from the stored figures")
+    seq: int | None = Field(default=None, description="Build order: a larger seq is a newer document")
+    judged_at: str | None = Field(default=None, description="When ages and stale flags were judged")
     data_mode: Literal["real", "simulated"]
     simulated: bool
     window: str = Field(description="rolling_24h")
@@ -245,19 +253,13 @@ async def current_volume(query_args: CurrentQuery) -> Response:
     stale flag; a stale venue (too old, or its last poll failed) is listed in `excluded` and left out of
     `total_usd`. `change_24h` compares with snapshots taken about 24 hours earlier, when they exist.
     `?markets=N` adds the N largest markets. When PostgreSQL is unreachable the latest published document
-    is served instead (`served_from: cache`).
+    is served instead (`served_from: cache`), with ages, stale flags and the total judged again at the
+    time of the request. `seq` orders documents (larger: built later); `judged_at` is when freshness
+    was judged.
     """
-    try:
-        doc = await build_from_db(_pool(), _settings())
-        doc["served_from"] = "database"
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        hub: Hub = current_app.extensions["hub"]
-        if hub.latest is None:
-            raise
-        doc = hub.latest.doc.copy()
-        doc["served_from"] = "cache"
-        query_args.markets = None
-    if query_args.markets:
+    hub: Hub = current_app.extensions["hub"]
+    doc = await serve_current(_pool(), _settings(), hub.latest.doc if hub.latest else None)
+    if query_args.markets and doc["served_from"] == "database":
         rows = await snapshots.select_top_markets(_pool(), query_args.markets)
         doc["top_markets"] = [
             {

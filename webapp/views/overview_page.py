@@ -18,7 +18,7 @@ from core.documents import CurrentVolumeDoc
 from core.history import money
 from core.settings import Settings
 from core.venues import LABELS
-from storage.current_cache import build_from_db
+from storage.current_cache import serve_current
 from storage.queries import snapshots
 from webapp import charts
 from webapp.broadcast import Hub, Update
@@ -34,13 +34,9 @@ OVERVIEW_REGIONS = {
 
 
 async def current_doc(pool: asyncpg.Pool, settings: Settings, hub: Hub) -> CurrentVolumeDoc:
-    """The current-volume document from PostgreSQL, else the latest one the live feed delivered."""
-    try:
-        return await build_from_db(pool, settings)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        if hub.latest is None:
-            raise
-        return hub.latest.doc.copy()
+    """The current-volume document from PostgreSQL, else the latest one the live feed delivered,
+    judged again now."""
+    return await serve_current(pool, settings, hub.latest.doc if hub.latest else None)
 
 
 async def overview_context(pool: asyncpg.Pool, doc: CurrentVolumeDoc) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class PublicVenue(BaseModel):
 
 class PublicVolume(BaseModel):
     as_of: str | None = Field(description="When the figures were last refreshed (ISO 8601, UTC)")
+    seq: int | None = Field(default=None, description="Build order: a larger seq is a newer document")
     data_mode: Literal["real", "simulated"]
     simulated: bool
     window: str = Field(description="Always rolling_24h: each venue's trailing 24 hours")

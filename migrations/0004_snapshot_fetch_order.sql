@@ -1,0 +1,8 @@
+-- A venue's clock can be wrong. Snapshots are ordered by when perpvol fetched them (`taken_at`, the
+-- poll's completion time), not by the venue's `as_of`; an `as_of` ahead of the local clock beyond a
+-- tolerance is stored clamped, with what the venue said and why in the two columns below.
+ALTER TABLE volume_snapshots
+    ADD COLUMN venue_as_of timestamptz,
+    ADD COLUMN as_of_note text;
+
+CREATE INDEX volume_snapshots_fetched ON volume_snapshots (exchange, taken_at DESC);
