@@ -252,5 +252,11 @@ def judgement(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def document_order(doc: Mapping[str, Any]) -> tuple[int, float]:
+    """Sort key of documents: a later build by `seq`, then a later judgement of the same build."""
+    judged = doc.get("judged_at")
+    return int(doc.get("seq") or 0), datetime.fromisoformat(judged).timestamp() if judged else 0.0
+
+
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None

@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from quart import Quart, current_app, render_template_string
@@ -22,6 +23,8 @@ from quart_schema.openapi import OpenAPIProvider
 from redis.asyncio import Redis
 from werkzeug.routing import Rule
 
+from core.current_volume import rejudge
+from core.documents import CurrentVolumeDoc
 from core.settings import Settings, load_settings
 from storage.current_cache import build_from_db, cached_current, encode, live_channel
 from storage.db import create_pool
@@ -153,7 +156,13 @@ def create_asgi(settings: Settings | None = None) -> public.ASGIApp:
 
 def _setup_live(app: Quart, settings: Settings) -> None:
     redis_url = settings.redis_url or DEFAULT_REDIS_URL
-    hub = Hub(redis_url, live_channel(settings), client_name=f"perpvol-web-{settings.key_prefix}")
+
+    def judge(doc: CurrentVolumeDoc) -> CurrentVolumeDoc:
+        return rejudge(doc, now=datetime.now(UTC), stale_seconds=settings.stale_seconds)
+
+    hub = Hub(
+        redis_url, live_channel(settings), client_name=f"perpvol-web-{settings.key_prefix}", judge=judge
+    )
     feed = public.PublicFeed(settings.stale_seconds, settings.public_rate_limit)
     hub.listeners.append(feed.on_update)
     app.extensions["hub"] = hub

@@ -4,6 +4,11 @@ Each client owns a small bounded queue: when a slow client's queue is full its o
 so it catches up with the latest and never holds anyone else up. The hub keeps the latest update so a new
 (or reconnecting) client gets the current state at once, and the public endpoint can serve it from memory.
 If the Redis connection drops, the hub reconnects and re-reads the cached document to catch up.
+
+Documents carry their build order (`seq`, then `judged_at`): one older than the latest is dropped, so
+a late delivery never replaces newer figures. With a `judge`, the hub re-judges the latest document every
+second and pushes it again when a venue crosses the stale limit (or anything else the judgement says
+changes), so clients never keep showing a figure as live after its venue stopped answering.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from functools import cached_property
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.current_volume import document_order, judgement
 from core.documents import CurrentVolumeDoc
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[["Update"], None]
 Loader = Callable[[], Awaitable[bytes | None]]
+# Judges a delivered document again at this moment (stale flags, total); see live_state.rejudge.
+Judge = Callable[[CurrentVolumeDoc], CurrentVolumeDoc]
 
 QUEUE_SIZE = 4
 MAX_BACKOFF_SECONDS = 5.0
@@ -72,8 +80,20 @@ class Subscription:
 class Hub:
     """Subscribes to `channel` and fans each message out to local subscribers and listeners."""
 
-    def __init__(self, redis_url: str, channel: str, *, client_name: str = "perpvol-web") -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        channel: str,
+        *,
+        client_name: str = "perpvol-web",
+        judge: Judge | None = None,
+        judge_seconds: float = 1.0,
+    ) -> None:
         self.redis_url = redis_url
+        self.judge = judge
+        self.judge_seconds = judge_seconds
+        self.dropped_older = 0
+        self._judging: asyncio.Task[None] | None = None
         self.channel = channel
         self.client_name = client_name
         self.latest: Update | None = None
@@ -91,6 +111,8 @@ class Hub:
         self._loader = loader
         ready = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(ready), name="perpvol-broadcast")
+        if self.judge is not None:
+            self._judging = asyncio.create_task(self._keep_judged(), name="perpvol-rejudge")
         try:
             await asyncio.wait_for(asyncio.shield(ready), wait_seconds)
         except TimeoutError:
@@ -98,10 +120,11 @@ class Hub:
             log.warning("live feed: not subscribed after %.0fs; still trying", wait_seconds)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._judging):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for sub in list(self._subscribers):
             sub.offer(None)
 
@@ -131,10 +154,16 @@ class Hub:
         finally:
             self._subscribers.discard(sub)
 
-    def publish_local(self, payload: bytes) -> Update:
-        """Hand a payload to every local subscriber and listener (what a Redis message triggers)."""
+    def publish_local(self, payload: bytes) -> Update | None:
+        """Hand a payload to every local subscriber and listener (what a Redis message triggers);
+        None when it is older than the latest document (a late delivery), which is dropped."""
+        candidate = Update(self._seq + 1, payload)
+        if self.latest is not None and _order(candidate) < _order(self.latest):
+            self.dropped_older += 1
+            log.info("live feed: dropped a document older than the latest one")
+            return None
         self._seq += 1
-        update = Update(self._seq, payload)
+        update = candidate
         self.latest = update
         for sub in self._subscribers:
             sub.offer(update)
@@ -144,6 +173,23 @@ class Hub:
             except Exception:
                 log.exception("broadcast listener failed")
         return update
+
+    async def _keep_judged(self) -> None:
+        while True:
+            await asyncio.sleep(self.judge_seconds)
+            try:
+                self.rejudge_latest()
+            except Exception:
+                log.exception("live feed: re-judging the latest document failed")
+
+    def rejudge_latest(self) -> Update | None:
+        """Judge the latest document again now; push it when the judgement changed."""
+        if self.latest is None or self.judge is None or "exchanges" not in self.latest.doc:
+            return None
+        judged = self.judge(self.latest.doc)
+        if judgement(judged) == judgement(self.latest.doc):
+            return None
+        return self.publish_local(json.dumps(judged, separators=(",", ":")).encode())
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
         backoff = 0.1
@@ -183,3 +229,11 @@ class Hub:
             return
         if payload is not None and (self.latest is None or payload != self.latest.payload):
             self.publish_local(payload)
+
+
+def _order(update: Update) -> tuple[int, float]:
+    try:
+        doc = update.doc
+    except ValueError:
+        return 0, 0.0
+    return document_order(doc) if isinstance(doc, dict) else (0, 0.0)

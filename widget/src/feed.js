@@ -9,6 +9,14 @@ const MAX_BACKOFF_MS = 300000;
 
 const feeds = new Map();
 
+// `seq` orders builds; `judged_at` orders re-judgements of one build (only the live feed carries it).
+function older(doc, than) {
+  const a = Number(doc.seq || 0);
+  const b = Number(than.seq || 0);
+  if (a !== b) return a < b;
+  return Boolean(doc.judged_at && than.judged_at) && Date.parse(doc.judged_at) < Date.parse(than.judged_at);
+}
+
 export function getFeed(api, live, path = PUBLIC_PATH) {
   const key = `${api} ${live} ${path}`;
   let feed = feeds.get(key);
@@ -75,6 +83,8 @@ class Feed {
 
   receive(doc) {
     this.fails = 0;
+    // A document delivered late (older build, or an older judgement of the same build) is dropped.
+    if (this.state.doc && older(doc, this.state.doc)) return;
     this.state = { doc, error: null, at: Date.now() };
     this.emit();
   }

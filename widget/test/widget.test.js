@@ -272,3 +272,17 @@ test("no venue counted: the badge and the card say no data and why, never a figu
   assert.ok(!text(badge).includes("$0") && !text(card).includes("$0"));
   p.close();
 });
+
+test("a document delivered late never replaces a newer one", async () => {
+  const p = await page(tag(), { eventSource: true });
+  const [el] = p.widgets();
+  p.sources[0].send("volume", doc({ seq: 20, total_usd: "2000000", judged_at: "2025-01-02T03:04:06Z" }));
+  p.sources[0].send("volume", doc({ seq: 19, total_usd: "1000000", judged_at: "2025-01-02T03:04:07Z" }));
+  assert.equal(shadow(el).querySelector(".v").textContent, "$2.00M");
+  const rejudged = doc({ seq: 20, total_usd: "1500000", judged_at: "2025-01-02T03:04:08Z" });
+  p.sources[0].send("volume", rejudged);
+  assert.equal(shadow(el).querySelector(".v").textContent, "$1.50M");
+  p.sources[0].send("volume", doc({ seq: 20, total_usd: "2000000", judged_at: "2025-01-02T03:04:07Z" }));
+  assert.equal(shadow(el).querySelector(".v").textContent, "$1.50M");
+  p.close();
+});
