@@ -30,6 +30,12 @@ class PollStatus(Protocol):
     def last_error_at(self) -> datetime | None: ...
     @property
     def consecutive_failures(self) -> int: ...
+    @property
+    def backfill_error(self) -> str | None: ...
+    @property
+    def backfill_error_at(self) -> datetime | None: ...
+    @property
+    def backfill_retry_at(self) -> datetime | None: ...
 
 
 class Progress(Protocol):
@@ -73,6 +79,9 @@ class BackfillDoc(TypedDict):
     markets_total: int
     markets_done: int
     fraction: float
+    error: str | None  # why the last backfill run failed; None once a run finishes
+    error_at: str | None
+    retry_at: str | None  # when the failed run is retried
 
 
 class VenueHealthDoc(TypedDict):
@@ -146,6 +155,9 @@ def venue_health(
             "markets_total": progress.markets_total if progress else 0,
             "markets_done": progress.markets_done if progress else 0,
             "fraction": round(progress.fraction, 4) if progress else 0.0,
+            "error": row.backfill_error,
+            "error_at": iso(row.backfill_error_at),
+            "retry_at": iso(row.backfill_retry_at),
         },
         "history_first_day": bounds.first_day.isoformat() if bounds else None,
         "history_last_day": bounds.last_day.isoformat() if bounds else None,

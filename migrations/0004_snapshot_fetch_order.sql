@@ -6,3 +6,10 @@ ALTER TABLE volume_snapshots
     ADD COLUMN as_of_note text;
 
 CREATE INDEX volume_snapshots_fetched ON volume_snapshots (exchange, taken_at DESC);
+
+-- A backfill that failed (storage, Redis or venue) says so on Status until a run succeeds: what went
+-- wrong, when, and when the retry is due.
+ALTER TABLE venue_status
+    ADD COLUMN backfill_error text,
+    ADD COLUMN backfill_error_at timestamptz,
+    ADD COLUMN backfill_retry_at timestamptz;

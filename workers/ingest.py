@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -164,13 +165,19 @@ def history_start(deps: Deps) -> date:
     return deps.now().date() - timedelta(days=deps.settings.history_days)
 
 
-async def backfill_market(deps: Deps, market: Market, start: date, end: date) -> int | None:
+async def backfill_market(
+    deps: Deps, market: Market, start: date, end: date, owner: str | None = None
+) -> int | None:
     """Fetch start..end for one market in chunks, each written with its checkpoint in one
-    transaction. Resumes after the checkpoint; None if another worker holds the market."""
+    transaction. Resumes after the checkpoint; None if another run holds the market.
+
+    `owner` names the lease holder: one per backfill run (default: the worker), so two runs in one
+    worker never both take a market."""
     exchange = market.exchange
+    owner = owner or deps.worker_id
     async with deps.pool.acquire() as conn:
         if not await checkpoints.try_claim(
-            conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id, deps.settings.lease_seconds
+            conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
         ):
             return None
     written = 0
@@ -193,14 +200,23 @@ async def backfill_market(deps: Deps, market: Market, start: date, end: date) ->
                         conn, exchange, market.symbol, BACKFILL_JOB, complete_through, start
                     )
                 await checkpoints.try_claim(
-                    conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id, deps.settings.lease_seconds
+                    conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
                 )
             written += len(rows)
             cursor = chunk_end + timedelta(days=1)
     finally:
-        async with deps.pool.acquire() as conn:
-            await checkpoints.release_claim(conn, exchange, market.symbol, BACKFILL_JOB, deps.worker_id)
+        await _release(deps, market, owner)
     return written
+
+
+async def _release(deps: Deps, market: Market, owner: str) -> None:
+    try:
+        async with deps.pool.acquire() as conn:
+            await checkpoints.release_claim(conn, market.exchange, market.symbol, BACKFILL_JOB, owner)
+    except Exception as exc:  # PostgreSQL down too: the lease runs out on its own
+        expiry = deps.settings.lease_seconds
+        log.warning("backfill %s %s: lease not released (%s); it expires within %ss",
+                    market.exchange, market.symbol, exc, expiry)
 
 
 async def backfill_exchange(
@@ -213,9 +229,10 @@ async def backfill_exchange(
     async with deps.pool.acquire() as conn:
         rows = await markets.select_markets(conn, exchange, include_delisted=True)
     pending = [row.to_market() for row in rows]
+    owner = f"{deps.worker_id}/{secrets.token_hex(3)}"
     total = 0
     while True:
-        written, pending = await _backfill_pass(deps, pending, start, end, concurrency)
+        written, pending = await _backfill_pass(deps, pending, start, end, concurrency, owner)
         total += written
         if not pending:
             return total
@@ -235,12 +252,13 @@ async def resume_backfill(deps: Deps, exchange: Exchange, concurrency: int = 4) 
     start = history_start(deps)
     async with deps.pool.acquire() as conn:
         rows = await markets.select_markets(conn, exchange, include_delisted=True)
-    written, _ = await _backfill_pass(deps, [row.to_market() for row in rows], start, end, concurrency)
+    owner = f"{deps.worker_id}/{secrets.token_hex(3)}"
+    written, _ = await _backfill_pass(deps, [row.to_market() for row in rows], start, end, concurrency, owner)
     return written
 
 
 async def _backfill_pass(
-    deps: Deps, pending: list[Market], start: date, end: date, concurrency: int
+    deps: Deps, pending: list[Market], start: date, end: date, concurrency: int, owner: str
 ) -> tuple[int, list[Market]]:
     """One pass over `pending`; returns rows written and the markets another worker held."""
     queue: asyncio.Queue[Market] = asyncio.Queue()
@@ -253,14 +271,44 @@ async def _backfill_pass(
         nonlocal total
         while not queue.empty():
             market = queue.get_nowait()
-            written = await backfill_market(deps, market, start, end)
+            written = await backfill_market(deps, market, start, end, owner)
             if written is None:
                 held.append(market)
             else:
                 total += written
 
-    await asyncio.gather(*(work() for _ in range(concurrency)))
+    tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        # One market failed: stop the others too, so that each releases its lease before the retry.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return total, held
+
+
+def backfill_retry_seconds(attempt: int) -> float:
+    """Backoff between failed backfill runs: 10 s, 20 s, 40 s ... at most 10 minutes."""
+    return float(min(600, 10 * 2 ** min(max(attempt, 1) - 1, 6)))
+
+
+async def record_backfill_outcome(
+    deps: Deps, exchange: Exchange, error: BaseException | None, retry_in: float = 0.0
+) -> None:
+    """Show a failed run (and when it is retried) on Status, or clear it after a run that finished.
+    PostgreSQL may be what failed: then only the log says so, and the retry still happens."""
+    now = deps.now()
+    try:
+        async with deps.pool.acquire() as conn:
+            if error is None:
+                await status.clear_backfill_failure(conn, exchange)
+            else:
+                text = str(error) or type(error).__name__
+                retry_at = now + timedelta(seconds=retry_in)
+                await status.record_backfill_failure(conn, exchange, now, text, retry_at)
+    except Exception as exc:
+        log.warning("backfill %s: could not record its state (%s)", exchange, exc)
 
 
 async def revise_recent(deps: Deps, exchange: Exchange) -> int:

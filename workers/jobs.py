@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from arq import Retry
+
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
 from storage.job_names import BACKFILL_HISTORY
@@ -53,18 +55,24 @@ def _active(ctx: dict[str, Any]) -> set[str]:
 
 
 async def backfill_history(ctx: dict[str, Any], exchange: Exchange, days: int | None = None) -> int:
+    """Any failure (venue, PostgreSQL, Redis) is retried with backoff and shown on Status until a run
+    finishes: checkpoints keep what was done, so the retry resumes from there."""
     if exchange in _active(ctx):
         return 0
+    deps = _deps(ctx)
     _active(ctx).add(exchange)
     try:
-        return await ingest.backfill_exchange(_deps(ctx), exchange, days)
-    except ExchangeError as exc:
-        # Checkpoints keep what was done; the next run (hourly retry below) resumes from there.
-        log.warning("backfill of %s stopped, will resume: %s", exchange, exc)
-        await ctx["redis"].enqueue_job(BACKFILL_HISTORY, exchange, days, _defer_by=300)
-        return 0
+        written = await ingest.backfill_exchange(deps, exchange, days)
+    except Exception as exc:
+        attempt = int(ctx.get("job_try") or 1)
+        delay = ingest.backfill_retry_seconds(attempt)
+        log.warning("backfill of %s failed (try %d), retrying in %.0fs: %s", exchange, attempt, delay, exc)
+        await ingest.record_backfill_outcome(deps, exchange, exc, delay)
+        raise Retry(defer=delay) from exc
     finally:
         _active(ctx).discard(exchange)
+    await ingest.record_backfill_outcome(deps, exchange, None)
+    return written
 
 
 async def resume_backfills(ctx: dict[str, Any]) -> dict[str, int]:

@@ -38,6 +38,8 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
                     "stale": not is_fresh(last_success, last_error, last_error_at, now, settings.stale_seconds),
                     "error": last_error if failed_since_success(last_success, last_error, last_error_at) else None,
                     "backfill_progress": round(p.fraction, 4) if p else 0.0,
+                    "backfill_error": h.backfill_error if h else None,
+                    "backfill_retry_at": iso(h.backfill_retry_at) if h else None,
                     "markets": await markets.count_markets(conn, exchange),
                     "daily_rows": await daily.count_daily_rows(conn, exchange),
                     "days_complete": complete[exchange].days_complete,
@@ -63,6 +65,9 @@ def print_status(doc: dict[str, Any], out: TextIO) -> None:
         )
         if row["error"]:
             out.write(f"  {'':<12} error: {row['error']}\n")
+        if row.get("backfill_error"):
+            retry = f" (retry at {row['backfill_retry_at']})" if row.get("backfill_retry_at") else ""
+            out.write(f"  {'':<12} backfill error: {row['backfill_error']}{retry}\n")
 
 
 async def read_status(settings: Settings) -> dict[str, Any]:

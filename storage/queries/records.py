@@ -104,6 +104,9 @@ class VenueStatusRow:
     last_error: str | None
     last_error_at: datetime | None
     consecutive_failures: int
+    backfill_error: str | None = None
+    backfill_error_at: datetime | None = None
+    backfill_retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,9 +64,41 @@ async def select_venue_status(db: Executor) -> list[VenueStatusRow]:
     rows = await db.fetch(
         """
         SELECT v.exchange, v.label, s.last_attempt, s.last_success, s.last_error, s.last_error_at,
-               COALESCE(s.consecutive_failures, 0) AS consecutive_failures
+               COALESCE(s.consecutive_failures, 0) AS consecutive_failures,
+               s.backfill_error, s.backfill_error_at, s.backfill_retry_at
         FROM venues AS v LEFT JOIN venue_status AS s ON s.exchange = v.exchange
         ORDER BY v.sort_order
         """
     )
     return [from_record(VenueStatusRow, row) for row in rows]
+
+
+async def record_backfill_failure(
+    db: Executor, exchange: str, at: datetime, error: str, retry_at: datetime
+) -> None:
+    """A backfill run stopped on `error`; it is retried at `retry_at`."""
+    await db.execute(
+        """
+        INSERT INTO venue_status (exchange, backfill_error, backfill_error_at, backfill_retry_at)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (exchange) DO UPDATE SET
+            backfill_error = EXCLUDED.backfill_error,
+            backfill_error_at = EXCLUDED.backfill_error_at,
+            backfill_retry_at = EXCLUDED.backfill_retry_at
+        """,
+        exchange,
+        error[:MAX_ERROR_CHARS],
+        at,
+        retry_at,
+    )
+
+
+async def clear_backfill_failure(db: Executor, exchange: str) -> None:
+    """A backfill run finished: no error to show any more."""
+    await db.execute(
+        """
+        UPDATE venue_status SET backfill_error = NULL, backfill_error_at = NULL, backfill_retry_at = NULL
+        WHERE exchange = $1
+        """,
+        exchange,
+    )

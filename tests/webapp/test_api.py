@@ -255,7 +255,7 @@ async def test_exchanges_report_health_and_backfill_progress(
     doc = await get_json(client, "/api/exchanges")
     bybit, woox, hyperliquid, _ = doc["exchanges"]
     assert bybit["healthy"] is True and bybit["backfill"] == {
-        "markets_total": 2, "markets_done": 1, "fraction": 0.5,
+        "markets_total": 2, "markets_done": 1, "fraction": 0.5, "error": None, "error_at": None, "retry_at": None,
     }
     assert bybit["history_first_day"] == yesterday.isoformat()
     assert woox["healthy"] is False and "rate limited" in woox["last_error"]

@@ -191,6 +191,9 @@ class Backfill(BaseModel):
     markets_total: int
     markets_done: int = Field(description="Markets whose history is stored through yesterday (UTC)")
     fraction: float = Field(description="Day-weighted progress, 0..1")
+    error: str | None = Field(default=None, description="Why the last backfill run failed (null once one finishes)")
+    error_at: str | None = None
+    retry_at: str | None = Field(default=None, description="When the failed run is retried")
 
 
 class Completeness(BaseModel):

@@ -1,0 +1,102 @@
+"""Issue 15, recovery 4 and the duplicate start-up backfills: a failed backfill run is retried with
+backoff, leaves no lease behind and shows its error on Status until a run finishes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+from arq import Retry
+
+from cli.commands.status import collect_status
+from exchanges.sim.app import Fault, SimulatorApp
+from storage.queries import status
+from tests.faults.conftest import DepsFactory
+from tests.faults.support import served
+from workers import ingest, jobs
+
+
+async def _claims(db: asyncpg.Pool) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM backfill_claims"))
+
+
+async def test_a_venue_failure_is_retried_with_backoff_and_shown_until_a_run_finishes(
+    make_deps: DepsFactory, sim: SimulatorApp, db: asyncpg.Pool
+) -> None:
+    deps = make_deps("w1")
+    sim.faults.append(Fault(kind="error5xx", venue="woox", path="/v3/public/klineHistory"))
+    with pytest.raises(Retry) as first:
+        await jobs.backfill_history({"deps": deps, "job_try": 1}, "woox")
+    with pytest.raises(Retry) as third:
+        await jobs.backfill_history({"deps": deps, "job_try": 3}, "woox")
+    assert (first.value.defer_score, third.value.defer_score) == (10_000, 40_000)
+    assert await _claims(db) == 0
+    row = next(r for r in await status.select_venue_status(db) if r.exchange == "woox")
+    assert row.backfill_error is not None and "HTTP 503" in row.backfill_error
+    assert row.backfill_retry_at is not None
+    async with served(deps.settings) as client:
+        woox = next(v for v in (await client.get("/api/exchanges")).json()["exchanges"] if v["exchange"] == "woox")
+        page = (await client.get("/status")).text
+    assert "HTTP 503" in woox["backfill"]["error"] and woox["backfill"]["retry_at"]
+    assert "Backfill error" in page
+    cli = next(v for v in (await collect_status(db, deps.settings))["exchanges"] if v["exchange"] == "woox")
+    assert "HTTP 503" in cli["backfill_error"]
+    sim.faults.clear()
+    assert await jobs.backfill_history({"deps": deps, "job_try": 4}, "woox") > 0
+    row = next(r for r in await status.select_venue_status(db) if r.exchange == "woox")
+    assert row.backfill_error is None
+
+
+async def test_postgresql_dropping_connections_mid_backfill_is_retried_not_fatal(
+    make_deps: DepsFactory, db: asyncpg.Pool, db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps("w1")
+    connector = deps.connectors["bybit"]
+    real_fetch = connector.fetch_daily
+    calls = 0
+
+    async def fetch_then_drop_connections(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        rows = await real_fetch(*args, **kwargs)
+        if calls == 3:
+            # A PostgreSQL blip: every connection of the pool is cut while the venue answers.
+            admin = await asyncpg.connect(db_dsn)
+            try:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await admin.close()
+        return rows
+
+    monkeypatch.setattr(connector, "fetch_daily", fetch_then_drop_connections)
+    with pytest.raises(Retry):
+        await jobs.backfill_history({"deps": deps, "job_try": 1}, "bybit", None)
+    monkeypatch.undo()
+    # The retry resumes from the checkpoints and finishes; no lease is left behind.
+    assert await jobs.backfill_history({"deps": deps, "job_try": 2}, "bybit") >= 0
+    assert await _claims(db) == 0
+    progress = await db.fetchval(
+        "SELECT count(*) FROM markets m WHERE exchange = 'bybit' AND NOT EXISTS "
+        "(SELECT 1 FROM backfill_checkpoints c WHERE c.exchange = m.exchange AND c.symbol = m.symbol)"
+    )
+    assert progress == 0
+
+
+async def test_two_backfill_runs_in_one_worker_never_take_the_same_market(
+    make_deps: DepsFactory, sim: SimulatorApp, db: asyncpg.Pool
+) -> None:
+    deps = make_deps("w1")
+    await asyncio.gather(ingest.backfill_exchange(deps, "woox"), ingest.backfill_exchange(deps, "woox"))
+    together = sim.requests["woox"]
+    sim.requests["woox"] = 0
+    async with db.acquire() as conn:
+        await conn.execute("DELETE FROM backfill_checkpoints")
+    await ingest.backfill_exchange(make_deps("alone"), "woox")
+    alone = sim.requests["woox"]
+    # Each run lists markets once; beyond that no market's history is fetched twice.
+    assert together <= alone + 2, (together, alone)
