@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGTERM, live clients are told to reconnect elsewhere and requests in flight get this long "
         "to finish before the process stops (default 10)",
     )
-    sub.add_parser("worker", help="run one arq worker (several may run at once)")
+    sub.add_parser("worker", help="run one arq worker (several may run at once; reconnects when Redis goes away)")
     sub.add_parser("migrate", help="apply pending database migrations (under an advisory lock)")
 
     backfill = sub.add_parser(

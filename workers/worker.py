@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
+import time
 import uuid
 from typing import Any
 
 from arq import cron, func
 from arq.cron import CronJob
+from redis.exceptions import RedisError
 
 from core.settings import Settings, SettingsError, load_settings
 from exchanges.base import EXCHANGES
@@ -99,7 +104,83 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
 
 def run_worker(settings: Settings | None = None) -> None:
+    asyncio.run(serve_worker(settings or load_settings()))
+
+
+async def serve_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+    max_backoff: float = 30.0,
+) -> None:
+    """Run arq's worker until SIGINT/SIGTERM (or `stop`). arq's own loop exits when Redis goes away;
+    this starts a fresh worker with backoff instead, so a Redis restart never needs a person.
+    (`perpvol up`'s supervisor and compose's restart policy stay a second line.)"""
     from arq.worker import Worker
 
-    settings = settings or load_settings()
-    Worker(**worker_settings(settings)).run()
+    stop = stop or asyncio.Event()
+    current: list[Worker] = []
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _on_signal, sig, stop, current)
+    backoff = 1.0
+    while not stop.is_set():
+        worker = Worker(**{**worker_settings(settings), "handle_signals": False})
+        current[:] = [worker]
+        started = time.monotonic()
+        error = await _run_until_stopped(worker, stop)
+        await _close_worker(worker)
+        if error is None:
+            return
+        if time.monotonic() - started > 60:
+            backoff = 1.0  # it had been running fine: this is a new outage
+        log.warning("worker: Redis unavailable (%s); reconnecting in %.0fs", error, backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, max_backoff)
+    log.info("worker stopped")
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event, current: list[Any]) -> None:
+    stop.set()
+    if current:
+        current[0].handle_sig(sig)
+
+
+async def _run_until_stopped(worker: Any, stop: asyncio.Event) -> BaseException | None:
+    """The Redis error that ended the worker; None when it stopped because it was told to."""
+    worker.main_task = asyncio.create_task(worker.main())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({worker.main_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not worker.main_task.done():
+        worker.main_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(worker.main_task, return_exceptions=True)
+    if stop.is_set() or worker.main_task.cancelled():
+        return None
+    error = worker.main_task.exception()
+    if error is None:
+        return None
+    if not isinstance(error, (RedisError, OSError)):
+        raise error
+    return error
+
+
+async def _close_worker(worker: Any) -> None:
+    """arq's close() needs Redis; this also works while Redis is gone."""
+    for task in worker.tasks.values():
+        task.cancel()
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    if worker.ctx.get("deps") is not None:
+        try:
+            await shutdown(worker.ctx)
+        except Exception as exc:
+            log.warning("worker: shutdown incomplete: %s", exc)
+        worker.ctx.pop("deps", None)
+    if worker._pool is not None:
+        with contextlib.suppress(Exception):
+            await worker._pool.aclose()
+        worker._pool = None
