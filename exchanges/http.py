@@ -116,6 +116,8 @@ class VenueClient:
         self.policy = policy or RetryPolicy()
         self.requests_sent = 0
         self.weight_sent = 0.0
+        # The latest retryable problem, so a caller that gives up on time can still say what went wrong.
+        self.last_problem: str | None = None
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -166,8 +168,10 @@ class VenueClient:
                 if exc.retry_after:
                     self.limiter.pause(exc.retry_after)
                 last = exc
+                self.last_problem = str(exc)
             except TransientError as exc:
                 last = exc
+                self.last_problem = str(exc)
         assert last is not None
         raise UnavailableError(
             self.venue, endpoint, f"gave up after {self.policy.attempts} attempts: {last.message}"

@@ -82,6 +82,8 @@ class Deps:
     connectors: dict[Exchange, Connector]
     worker_id: str
     lease_retry_seconds: float = 10.0
+    # Seconds a venue's poll may take, retries included: inside the poll job's time limit (worker.py).
+    poll_budget: float = 50.0
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     failures: FailureLog = field(default_factory=FailureLog)
 
@@ -91,25 +93,41 @@ async def poll_current(deps: Deps, exchange: Exchange) -> bool:
 
     Each venue publishes as soon as it is done, so a slow or failing venue never delays the others.
     A poll is dated when it completes: a slow one that lands after a failure is news, not history.
+    Retries end within `deps.poll_budget` seconds, inside the job's time limit, and every poll that
+    ends without a figure records why.
     """
     connector = deps.connectors[exchange]
+    connector.client.last_problem = None
     try:
-        if not connector.expects:
-            async with deps.pool.acquire() as conn:
-                connector.expect(await markets.select_trading_symbols(conn, exchange))
-        snapshot = await connector.fetch_current()
+        async with asyncio.timeout(deps.poll_budget):
+            if not connector.expects:
+                async with deps.pool.acquire() as conn:
+                    connector.expect(await markets.select_trading_symbols(conn, exchange))
+            snapshot = await connector.fetch_current()
     except ExchangeError as exc:
-        failed_at = deps.now()
-        deps.failures.failed(exchange, str(exc), failed_at)
-        async with deps.pool.acquire() as conn:
-            await status.record_failure(conn, exchange, failed_at, str(exc))
+        await _poll_failed(deps, exchange, str(exc))
         ok = False
+    except TimeoutError:
+        last = connector.client.last_problem or "no answer"
+        await _poll_failed(deps, exchange, f"{exchange}: gave up after {deps.poll_budget:g}s of retries: {last}")
+        ok = False
+    except asyncio.CancelledError:
+        # Killed (job time limit, shutdown): still say so, or the venue goes stale with no error.
+        await asyncio.shield(_poll_failed(deps, exchange, f"{exchange}: poll cancelled before an answer"))
+        raise
     else:
         await store_snapshot(deps, snapshot, deps.now())
         deps.failures.succeeded(exchange)
         ok = True
     await refresh_current(deps.pool, deps.redis, deps.settings, deps.now())
     return ok
+
+
+async def _poll_failed(deps: Deps, exchange: Exchange, error: str) -> None:
+    failed_at = deps.now()
+    deps.failures.failed(exchange, error, failed_at)
+    async with deps.pool.acquire() as conn:
+        await status.record_failure(conn, exchange, failed_at, error)
 
 
 def bound_as_of(as_of: datetime, fetched_at: datetime) -> tuple[datetime, str | None]:

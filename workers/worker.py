@@ -40,13 +40,23 @@ def poll_schedule(seconds: int) -> tuple[set[int] | None, set[int]]:
     )
 
 
+# Time a poll job keeps after its venues' retry budget: storing, caching and publishing the figures.
+POLL_MARGIN_SECONDS = 10
+
+
+def poll_timeout(settings: Settings) -> int:
+    """The poll job's time limit; each venue's retries must end POLL_MARGIN_SECONDS before it."""
+    return max(60, settings.poll_seconds * 4)
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     pool = await create_pool(settings.database_url or "")
     # Venue budgets live in Redis: every worker process shares one per venue (limits are per IP).
     connectors = {name: make_connector(name, settings, redis=ctx["redis"]) for name in EXCHANGES}
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id)
+    budget = poll_timeout(settings) - POLL_MARGIN_SECONDS
+    ctx["deps"] = ingest.Deps(settings, pool, ctx["redis"], connectors, worker_id, poll_budget=budget)
     # A secret that opens no stored credential stops the worker here (SecretMismatch), before any job.
     await account_jobs.reseal_credentials(ctx)
     for exchange in EXCHANGES:
@@ -73,7 +83,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             minute=minute,
             second=second,
             run_at_startup=True,
-            timeout=max(60, settings.poll_seconds * 4),
+            timeout=poll_timeout(settings),
         ),
         cron(jobs.revise_recent_history, minute={5}, second={0}, timeout=1800),
         # A worker killed mid-backfill leaves its arq job for hours: the others take over its markets.
