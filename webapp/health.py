@@ -97,6 +97,8 @@ def _not_ready(detail: str) -> Any:
     response = jsonify({"error": "not_ready", "detail": detail})
     response.status_code = 503
     response.headers["Cache-Control"] = "no-store"
+    # Like every other storage outage answer: a wait, with when to ask again.
+    response.headers["Retry-After"] = "5"
     return response
 
 

@@ -58,7 +58,7 @@ async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     wrapped = create_asgi(settings)
     async with wrapped.app.test_app():  # type: ignore[attr-defined]
         transport = httpx.ASGITransport(app=wrapped, client=("198.51.100.4", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield client
 
 
@@ -69,6 +69,9 @@ class TcpProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.up = True
+        # Frozen: connections stay open and nothing passes (like SIGSTOP on the server).
+        self._thawed = asyncio.Event()
+        self._thawed.set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -85,6 +88,10 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.up = True
+        self._thawed.set()
+
+    def freeze(self) -> None:
+        self._thawed.clear()
 
     async def close(self) -> None:
         self.down()
@@ -109,6 +116,7 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._thawed.wait()
                 writer.write(data)
                 await writer.drain()
         finally:
