@@ -262,8 +262,11 @@ def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_sim(args: argparse.Namespace, settings: Settings) -> None:
+    from core.lifeline import watch_parent
     from exchanges import simulator
     from exchanges.sim.app import parse_fault
+
+    watch_parent()  # started by `perpvol up --simulate`: stop with it
 
     try:
         faults = [parse_fault(spec) for spec in args.fault]
@@ -307,7 +310,9 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     from cli.commands.run import check_port, child_env
+    from core.lifeline import name_self_as_parent, watch_parent
 
+    watch_parent()  # started by `perpvol up`: stop with it
     host, port = args.host or settings.host, _web_port(args, settings)
     _storage_errors(lambda: check_port(host, port))
     with _resolved(settings) as resolved:
@@ -319,6 +324,8 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
 
             # Granian's workers import the app themselves: hand them the resolved settings.
             os.environ.update(child_env(resolved))
+            # ...and have them stop when this process dies, even by SIGKILL.
+            name_self_as_parent()
             Granian(
                 "webapp.asgi:app",
                 address=host,
@@ -346,8 +353,10 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    from core.lifeline import watch_parent
     from workers.worker import run_worker
 
+    watch_parent()  # started by `perpvol up`: stop with it
     with _resolved(settings) as resolved:
         run_worker(resolved)
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from core.lifeline import name_self_as_parent
 from core.settings import Settings
 from core.venues import VENUES
 from storage.db import create_pool, ensure_database
@@ -264,6 +265,8 @@ def _sigterm_as_interrupt(*_: object) -> None:
 def run_up(settings: Settings, host: str, port: int, simulate: bool, seed: int) -> None:
     """Check the port, start storage, migrate, then the children; any failure stops what was started."""
     check_port(host, port)
+    # Every child (simulator, web, worker) stops when this process dies, even by SIGKILL.
+    name_self_as_parent()
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     db_setting = "DATABASE_URL" if settings.database_url else "the embedded PostgreSQL"
     redis_setting = "REDIS_URL" if settings.redis_url else "the embedded Redis"
