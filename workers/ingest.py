@@ -193,14 +193,16 @@ async def backfill_market(
     worker never both take a market."""
     exchange = market.exchange
     owner = owner or deps.worker_id
-    async with deps.pool.acquire() as conn:
-        if not await checkpoints.try_claim(
-            conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
-        ):
-            return None
     written = 0
     chunk_days = min(CHUNK_DAYS_CAP, deps.connectors[exchange].backfill_chunk_days)
+    # The claim is inside the try: a run stopped right after taking it (its sibling failed) must still
+    # give it back. Releasing a lease we never got is harmless: only the owner's own row is deleted.
     try:
+        async with deps.pool.acquire() as conn:
+            if not await checkpoints.try_claim(
+                conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
+            ):
+                return None
         async with deps.pool.acquire() as conn:
             done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
         cursor = max(start, done.done_through + timedelta(days=1)) if done else start
@@ -228,6 +230,16 @@ async def backfill_market(
 
 
 async def _release(deps: Deps, market: Market, owner: str) -> None:
+    """Give the lease back, even when this run is being cancelled (a sibling market failed)."""
+    release = asyncio.ensure_future(_release_now(deps, market, owner))
+    try:
+        await asyncio.shield(release)
+    except asyncio.CancelledError:
+        await release
+        raise
+
+
+async def _release_now(deps: Deps, market: Market, owner: str) -> None:
     try:
         async with deps.pool.acquire() as conn:
             await checkpoints.release_claim(conn, market.exchange, market.symbol, BACKFILL_JOB, owner)
