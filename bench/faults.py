@@ -140,7 +140,9 @@ def judge_doc(doc: dict[str, Any], right: dict[str, Decimal]) -> tuple[bool, set
     counted = [v for v in doc["exchanges"] if not v["stale"]]
     correct = all(Decimal(v["volume_usd"]) == right[v["exchange"]] for v in counted)
     total = sum((Decimal(v["volume_usd"]) for v in counted), Decimal(0))
-    consistent = Decimal(doc["total_usd"]) == total and set(doc["excluded"]) == {
+    # No venue counted: no total at all (null), never "0".
+    stated = Decimal(doc["total_usd"]) if doc["total_usd"] is not None else None
+    consistent = stated == (total if counted else None) and set(doc["excluded"]) == {
         v["exchange"] for v in doc["exchanges"] if v["stale"]
     }
     return correct and consistent, {v["exchange"] for v in doc["exchanges"] if v["stale"]}

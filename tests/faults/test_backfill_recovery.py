@@ -49,7 +49,7 @@ async def test_a_venue_failure_is_retried_with_backoff_and_shown_until_a_run_fin
     assert row.backfill_error is None
 
 
-async def test_postgresql_dropping_connections_mid_backfill_is_retried_not_fatal(
+async def test_a_storage_error_mid_backfill_is_retried_not_fatal(
     make_deps: DepsFactory, db: asyncpg.Pool, db_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deps = make_deps("w1")
@@ -57,34 +57,39 @@ async def test_postgresql_dropping_connections_mid_backfill_is_retried_not_fatal
     real_fetch = connector.fetch_daily
     calls = 0
 
-    async def fetch_then_drop_connections(*args: Any, **kwargs: Any) -> Any:
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(db_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def fetch_then_break_storage(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         rows = await real_fetch(*args, **kwargs)
         if calls == 3:
-            # A PostgreSQL blip: every connection of the pool is cut while the venue answers.
-            admin = await asyncpg.connect(db_dsn)
-            try:
-                await admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            finally:
-                await admin.close()
+            # PostgreSQL turns down the next write while the venue answers (a real server error, as
+            # a blip or a failover gives; here the table is briefly not there).
+            await admin("ALTER TABLE daily_market_volume RENAME TO daily_market_volume_away")
         return rows
 
-    monkeypatch.setattr(connector, "fetch_daily", fetch_then_drop_connections)
+    monkeypatch.setattr(connector, "fetch_daily", fetch_then_break_storage)
     with pytest.raises(Retry):
         await jobs.backfill_history({"deps": deps, "job_try": 1}, "bybit", None)
     monkeypatch.undo()
+    assert await _claims(db) == 0
+    row = next(r for r in await status.select_venue_status(db) if r.exchange == "bybit")
+    assert row.backfill_error is not None and "daily_market_volume" in row.backfill_error
+    await admin("ALTER TABLE daily_market_volume_away RENAME TO daily_market_volume")
     # The retry resumes from the checkpoints and finishes; no lease is left behind.
     assert await jobs.backfill_history({"deps": deps, "job_try": 2}, "bybit") >= 0
     assert await _claims(db) == 0
-    progress = await db.fetchval(
+    missing = await db.fetchval(
         "SELECT count(*) FROM markets m WHERE exchange = 'bybit' AND NOT EXISTS "
         "(SELECT 1 FROM backfill_checkpoints c WHERE c.exchange = m.exchange AND c.symbol = m.symbol)"
     )
-    assert progress == 0
+    assert missing == 0
 
 
 async def test_two_backfill_runs_in_one_worker_never_take_the_same_market(
