@@ -252,10 +252,18 @@ def judgement(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def document_order(doc: Mapping[str, Any]) -> tuple[int, float]:
-    """Sort key of documents: a later build by `seq`, then a later judgement of the same build."""
-    judged = doc.get("judged_at")
-    return int(doc.get("seq") or 0), datetime.fromisoformat(judged).timestamp() if judged else 0.0
+def is_older(doc: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
+    """Whether `doc` is older than `than`: by build order (`seq`) when both carry one, else (and for two
+    judgements of one build) by when they were judged. A document that says neither is never older."""
+    seq, other = doc.get("seq"), than.get("seq")
+    if seq is not None and other is not None and seq != other:
+        return int(seq) < int(other)
+    at, other_at = _stamp(doc), _stamp(than)
+    return at is not None and other_at is not None and at < other_at
+
+
+def _stamp(doc: Mapping[str, Any]) -> datetime | None:
+    return _parse(doc.get("judged_at") or doc.get("as_of"))
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -33,13 +33,17 @@ def watch_parent() -> bool:
     parent = int(named)
     if parent == os.getpid():
         return False  # the parent itself (the variable was inherited by reading our own environment)
+    if os.getppid() != parent:
+        if os.getppid() != 1:
+            return False  # named by a process further up, not by our parent: not ours to watch
+        parent = 1  # our parent died before we got here: the watch below ends us at once
     thread = threading.Thread(target=_watch, args=(parent,), name="perpvol-parent-watch", daemon=True)
     thread.start()
     return True
 
 
 def _watch(parent: int) -> None:
-    while os.getppid() == parent:
+    while parent != 1 and os.getppid() == parent:
         time.sleep(CHECK_SECONDS)
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(GRACE_SECONDS)

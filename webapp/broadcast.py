@@ -24,7 +24,7 @@ from functools import cached_property
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.current_volume import document_order, judgement
+from core.current_volume import is_older, judgement
 from core.documents import CurrentVolumeDoc
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class Hub:
         """Hand a payload to every local subscriber and listener (what a Redis message triggers);
         None when it is older than the latest document (a late delivery), which is dropped."""
         candidate = Update(self._seq + 1, payload)
-        if self.latest is not None and _order(candidate) < _order(self.latest):
+        if self.latest is not None and _older(candidate, self.latest):
             self.dropped_older += 1
             log.info("live feed: dropped a document older than the latest one")
             return None
@@ -231,9 +231,9 @@ class Hub:
             self.publish_local(payload)
 
 
-def _order(update: Update) -> tuple[int, float]:
+def _older(update: Update, than: Update) -> bool:
     try:
-        doc = update.doc
+        doc, other = update.doc, than.doc
     except ValueError:
-        return 0, 0.0
-    return document_order(doc) if isinstance(doc, dict) else (0, 0.0)
+        return False
+    return isinstance(doc, dict) and isinstance(other, dict) and is_older(doc, other)

@@ -73,3 +73,13 @@ async def test_a_late_worker_never_overwrites_the_cache_with_an_older_document(
     )
     cached = await cached_current(redis, settings)
     assert cached is not None and json.loads(cached)["seq"] == second["seq"]
+
+
+async def test_a_document_without_seq_is_ordered_by_when_it_was_judged(settings: Settings) -> None:
+    hub = Hub(settings.redis_url or "", live_channel(settings))
+    now = datetime.now(UTC)
+    assert hub.publish_local(encode(_doc(now, seq=5))) is not None
+    unnumbered = _doc(now + timedelta(seconds=1), seq=0)
+    del unnumbered["seq"]
+    assert hub.publish_local(encode(unnumbered)) is not None  # newer by judgement: delivered
+    assert hub.publish_local(encode(_doc(now - timedelta(seconds=5), seq=0) | {"seq": None})) is None

@@ -9,11 +9,9 @@ const MAX_BACKOFF_MS = 300000;
 
 const feeds = new Map();
 
-// `seq` orders builds; `judged_at` orders re-judgements of one build (only the live feed carries it).
+// `seq` orders builds (when both documents carry one); `judged_at` orders re-judgements of one build.
 function older(doc, than) {
-  const a = Number(doc.seq || 0);
-  const b = Number(than.seq || 0);
-  if (a !== b) return a < b;
+  if (doc.seq != null && than.seq != null && Number(doc.seq) !== Number(than.seq)) return Number(doc.seq) < Number(than.seq);
   return Boolean(doc.judged_at && than.judged_at) && Date.parse(doc.judged_at) < Date.parse(than.judged_at);
 }
 
