@@ -4,7 +4,6 @@ backoff, leaves no lease behind and shows its error on Status until a run finish
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import asyncpg
 import pytest
@@ -47,49 +46,6 @@ async def test_a_venue_failure_is_retried_with_backoff_and_shown_until_a_run_fin
     assert await jobs.backfill_history({"deps": deps, "job_try": 4}, "woox") > 0
     row = next(r for r in await status.select_venue_status(db) if r.exchange == "woox")
     assert row.backfill_error is None
-
-
-async def test_a_storage_error_mid_backfill_is_retried_not_fatal(
-    make_deps: DepsFactory, db: asyncpg.Pool, db_dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    deps = make_deps("w1")
-    connector = deps.connectors["bybit"]
-    real_fetch = connector.fetch_daily
-    calls = 0
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(db_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    async def fetch_then_break_storage(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        rows = await real_fetch(*args, **kwargs)
-        if calls == 3:
-            # PostgreSQL turns down the next write while the venue answers (a real server error, as
-            # a blip or a failover gives; here the table is briefly not there).
-            await admin("ALTER TABLE daily_market_volume RENAME TO daily_market_volume_away")
-        return rows
-
-    monkeypatch.setattr(connector, "fetch_daily", fetch_then_break_storage)
-    with pytest.raises(Retry):
-        await jobs.backfill_history({"deps": deps, "job_try": 1}, "bybit", None)
-    monkeypatch.undo()
-    assert await _claims(db) == 0
-    row = next(r for r in await status.select_venue_status(db) if r.exchange == "bybit")
-    assert row.backfill_error is not None and "daily_market_volume" in row.backfill_error
-    await admin("ALTER TABLE daily_market_volume_away RENAME TO daily_market_volume")
-    # The retry resumes from the checkpoints and finishes; no lease is left behind.
-    assert await jobs.backfill_history({"deps": deps, "job_try": 2}, "bybit") >= 0
-    assert await _claims(db) == 0
-    missing = await db.fetchval(
-        "SELECT count(*) FROM markets m WHERE exchange = 'bybit' AND NOT EXISTS "
-        "(SELECT 1 FROM backfill_checkpoints c WHERE c.exchange = m.exchange AND c.symbol = m.symbol)"
-    )
-    assert missing == 0
 
 
 async def test_two_backfill_runs_in_one_worker_never_take_the_same_market(
