@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_simulate(backfill)
 
-    stat = sub.add_parser("status", help="venue health, backfill progress and row counts")
+    stat = sub.add_parser("status", help="venue health, backfill progress, row counts and estimate error")
     stat.add_argument("--json", action="store_true", help="print one JSON document")
     add_simulate(stat)
     accounts_args.add_parsers(sub, add_simulate)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Protocol, TypedDict
 
 from core.current_volume import is_fresh, iso
+from core.exact_days import EstimateError
 
 
 class PollStatus(Protocol):
@@ -84,6 +85,16 @@ class BackfillDoc(TypedDict):
     retry_at: str | None  # when the failed run is retried
 
 
+class EstimateErrorDoc(TypedDict):
+    """How far the venue's candle estimates were off on the days also made exact from the rolling-24h
+    figure at midnight (webapp.views.api.EstimateErrorModel for OpenAPI). Percents as decimal strings."""
+
+    days: int
+    median_pct: str
+    worst_pct: str
+    worst_day: str
+
+
 class VenueHealthDoc(TypedDict):
     """One venue (webapp.views.api.VenueHealth documents the same shape for OpenAPI)."""
 
@@ -99,6 +110,8 @@ class VenueHealthDoc(TypedDict):
     history_first_day: str | None
     history_last_day: str | None
     completeness: CompletenessDoc
+    # null until a day has both figures (only estimated venues ever get one).
+    estimate_error: EstimateErrorDoc | None
 
 
 class ExchangesDoc(TypedDict):
@@ -121,6 +134,7 @@ def exchanges_document(
     completeness: Mapping[str, Counted],
     since: date,
     through: date,
+    estimate_errors: Mapping[str, EstimateError],
 ) -> ExchangesDoc:
     venues = [
         venue_health(
@@ -130,6 +144,7 @@ def exchanges_document(
             now,
             stale_seconds,
             completeness_doc(completeness.get(row.exchange), since, through),
+            estimate_errors.get(row.exchange),
         )
         for row in health
     ]
@@ -143,6 +158,7 @@ def venue_health(
     now: datetime,
     stale_seconds: int,
     completeness: CompletenessDoc,
+    estimate_error: EstimateError | None = None,
 ) -> VenueHealthDoc:
     success = row.last_success
     healthy = is_fresh(success, row.last_error, row.last_error_at, now, stale_seconds)
@@ -162,6 +178,18 @@ def venue_health(
         "history_first_day": bounds.first_day.isoformat() if bounds else None,
         "history_last_day": bounds.last_day.isoformat() if bounds else None,
         "completeness": completeness,
+        "estimate_error": estimate_error_doc(estimate_error),
+    }
+
+
+def estimate_error_doc(error: EstimateError | None) -> EstimateErrorDoc | None:
+    if error is None:
+        return None
+    return {
+        "days": error.days,
+        "median_pct": str(error.median_pct),
+        "worst_pct": str(error.worst_pct),
+        "worst_day": error.worst_day.isoformat(),
     }
 
 

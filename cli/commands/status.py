@@ -1,4 +1,5 @@
-"""`perpvol status`: per venue, last success, staleness, error, backfill progress and row counts."""
+"""`perpvol status`: per venue, last success, staleness, error, backfill progress, row counts and the
+estimate error (how far the candle estimates missed the exact days read at 00:00 UTC)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import asyncpg
 
 from cli.commands.run import prepare_database
 from core.current_volume import EXCHANGES, failed_since_success, is_fresh, iso
+from core.exact_days import estimate_errors
+from core.health import estimate_error_doc
 from core.settings import Settings
 from storage.db import create_pool
-from storage.queries import checkpoints, daily, dashboard, markets, status
+from storage.queries import checkpoints, daily, dashboard, exact_days, markets, status
 
 
 async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, Any]:
@@ -23,6 +26,8 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
         progress = await checkpoints.select_backfill_progress(conn)
         # The same rule as the Status page and /api/exchanges: a day counts when every market is stored.
         complete = await dashboard.select_completeness(conn, since, through, list(EXCHANGES))
+        # The same figure as the Status page and /api/exchanges.
+        errors = estimate_errors(await exact_days.select_day_comparisons(conn))
         rows = []
         for exchange in EXCHANGES:
             h = health.get(exchange)
@@ -44,6 +49,7 @@ async def collect_status(pool: asyncpg.Pool, settings: Settings) -> dict[str, An
                     "daily_rows": await daily.count_daily_rows(conn, exchange),
                     "days_complete": complete[exchange].days_complete,
                     "days_expected": complete[exchange].days_expected,
+                    "estimate_error": estimate_error_doc(errors.get(exchange)),
                 }
             )
     return {"data_mode": settings.data_mode, "exchanges": rows}
@@ -68,6 +74,11 @@ def print_status(doc: dict[str, Any], out: TextIO) -> None:
         if row.get("backfill_error"):
             retry = f" (retry at {row['backfill_retry_at']})" if row.get("backfill_retry_at") else ""
             out.write(f"  {'':<12} backfill error: {row['backfill_error']}{retry}\n")
+        if err := row["estimate_error"]:
+            out.write(
+                f"  {'':<12} estimate error: median {err['median_pct']}%, worst {err['worst_pct']}% "
+                f"({err['worst_day']}) over {err['days']} exact day{'s' if err['days'] != 1 else ''}\n"
+            )
 
 
 async def read_status(settings: Settings) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from core.documents import (
     TopMarketDoc,
     VenueDoc,
 )
-from core.health import BackfillDoc, ExchangesDoc, VenueHealthDoc
+from core.health import BackfillDoc, EstimateErrorDoc, ExchangesDoc, VenueHealthDoc
 from core.history import PeriodDoc, PeriodVenueDoc, period_document
 from storage.queries.history import PeriodVenue
 from webapp.views.api import (
@@ -27,6 +27,7 @@ from webapp.views.api import (
     Change24h,
     CurrentVenue,
     CurrentVolume,
+    EstimateErrorModel,
     Exchanges,
     HistoryPeriod,
     HistoryVenue,
@@ -48,6 +49,7 @@ PAIRS: list[tuple[Any, type[BaseModel]]] = [
     (ExchangesDoc, Exchanges),
     (VenueHealthDoc, VenueHealth),
     (BackfillDoc, Backfill),
+    (EstimateErrorDoc, EstimateErrorModel),
 ]
 
 

@@ -17,6 +17,7 @@ from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
 from core.current_volume import iso
+from core.exact_days import estimate_errors
 from core.health import exchanges_document
 from core.history import (
     HISTORY_SOURCE,
@@ -32,6 +33,7 @@ from core.settings import Settings
 from storage.current_cache import serve_current
 from storage.queries import checkpoints, daily, history, snapshots, status
 from storage.queries import dashboard as dash
+from storage.queries import exact_days as exact_q
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, bad_request
 
@@ -206,6 +208,16 @@ class Completeness(BaseModel):
     )
 
 
+class EstimateErrorModel(BaseModel):
+    """How far the venue's candle-based daily estimates were off, over the UTC days that also have the
+    exact figure (the venue's own rolling 24 h volume read nearest 00:00 UTC)."""
+
+    days: int = Field(description="UTC days with both the exact figure and the estimate")
+    median_pct: str = Field(description="Median absolute error, percent of the exact figure (decimal string)")
+    worst_pct: str = Field(description="Worst absolute error, percent of the exact figure (decimal string)")
+    worst_day: date = Field(description="The UTC day of the worst error")
+
+
 class VenueHealth(BaseModel):
     exchange: str
     label: str
@@ -219,7 +231,9 @@ class VenueHealth(BaseModel):
     history_first_day: date | None
     history_last_day: date | None
     completeness: Completeness
-
+    estimate_error: EstimateErrorModel | None = Field(
+        description="Estimate error over the days with both figures; null until there is one"
+    )
 
 
 class Exchanges(BaseModel):
@@ -379,6 +393,8 @@ async def exchanges() -> Response:
     `healthy` means the last poll succeeded within the stale limit (`stale_seconds`). Backfill progress
     counts known markets whose daily history is stored through yesterday (UTC); `completeness` counts the
     UTC days of the history window whose total is stored with every market listed that day.
+    `estimate_error` is the median and worst absolute % by which the candle-based estimate missed the
+    exact figure (the venue's rolling 24 h volume read at 00:00 UTC), over the days with both.
     """
     settings = _settings()
     now = datetime.now(UTC)
@@ -389,6 +405,7 @@ async def exchanges() -> Response:
         progress = await checkpoints.select_backfill_progress(conn)
         bounds = await daily.select_daily_bounds(conn)
         complete = await dash.select_completeness(conn, since, through, [row.exchange for row in health])
+        comparisons = await exact_q.select_day_comparisons(conn)
     doc = exchanges_document(
         health,
         progress,
@@ -399,5 +416,6 @@ async def exchanges() -> Response:
         completeness=complete,
         since=since,
         through=through,
+        estimate_errors=estimate_errors(comparisons),
     )
     return jsonify(doc)
