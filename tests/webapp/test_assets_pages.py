@@ -4,6 +4,7 @@ markets without an asset."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -167,3 +168,32 @@ def test_the_venue_split_bar_says_which_venue_is_stale_and_draws_only_counted_on
     no_volume = {"exchanges": [{"exchange": "bybit", "label": "Bybit", "share": None, "stale": False}]}
     quiet = assets_page.split_segments(no_volume)
     assert quiet == {"segments": [], "split_label": "Bybit —"}
+
+
+# ---- the embed configurator's asset field ----
+
+
+async def test_embed_configurator_turns_the_asset_field_into_a_data_asset_snippet(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    await seed(db)
+    page = await text(client, "/embed")
+    assert '<input class="field w-28" type="text" name="asset"' in page
+    html = html_lib.unescape(await text(client, "/embed?theme=dark&layout=badge&asset=pepe&refresh=60", HX))
+    assert (
+        '<script src="http://localhost/widget.js" data-theme="dark" data-layout="badge" data-asset="PEPE" '
+        'data-refresh="60" async></script>'
+    ) in html
+    assert '["data-asset", "PEPE"]' in html  # the live preview loads the widget with it too
+    assert "No stored market" not in html and "not an asset name" not in html
+
+
+async def test_embed_configurator_says_when_the_asset_is_unknown_or_not_an_asset_name(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    await seed(db)
+    unknown = html_lib.unescape(await text(client, "/embed?asset=NOPE", HX))
+    assert 'data-asset="NOPE"' in unknown and "No stored market has the asset NOPE yet" in unknown
+    raw = await text(client, "/embed?asset=BTC%3Cscript%3E", HX)
+    assert "BTC<script>" not in raw and "BTC&lt;script&gt;” is not an asset name" in raw  # shown back, escaped
+    assert "data-asset" not in html_lib.unescape(raw)

@@ -178,5 +178,5 @@ async def status_page() -> str:
 
 @pages_bp.get("/embed")
 async def embed_page() -> str:
-    context = embed_context(request.args, request.host_url.rstrip("/"))
+    context = await embed_context(_pool(), request.args, request.host_url.rstrip("/"))
     return await _page_or_partial("pages/embed.html", "partials/_embed_output.html", context, "embed")
