@@ -108,6 +108,20 @@ def _asset_item(
     }
 
 
+def change_24h_pct(
+    item: dict[str, Any], venues_then: set[str], volumes_then: dict[tuple[str, str], Decimal]
+) -> str | None:
+    """The asset's change in % against its figure about 24 h earlier, over the venues counted now; None
+    (shown "—") when one of them has no sample from then or the asset had no volume then."""
+    counted = [v["exchange"] for v in item["exchanges"] if not v["stale"]]
+    if not counted or item["volume_usd"] is None or any(e not in venues_then for e in counted):
+        return None
+    then = sum((volumes_then.get((e, item["asset"]), Decimal(0)) for e in counted), Decimal(0))
+    if not then:
+        return None
+    return str(((Decimal(item["volume_usd"]) - then) / then * 100).quantize(Decimal("0.01")))
+
+
 def _unmapped(row: CurrentAssetMarket, counted: bool) -> dict[str, Any]:
     return {
         "exchange": row.exchange,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from core.records import CurrentSnapshot
+from core.records import CurrentSnapshot, MarketVolume
 from storage.queries._db import Executor, transaction
 from storage.queries.records import CurrentMarketRow, SnapshotRow, from_record
 
@@ -74,7 +74,61 @@ async def insert_snapshot(
                 [m.volume_usd for m in markets],
                 [m.estimated for m in markets],
             )
+            await _sample_hour(conn, snapshot.exchange, snapshot.as_of, markets)
     return True
+
+
+# Samples older than this are pruned: "about 24 h ago" needs a day and a bit, two leave room for gaps.
+HOURLY_KEEP = timedelta(hours=48)
+
+_INSERT_HOURLY = """
+INSERT INTO market_volume_hourly (exchange, hour, symbol, as_of, volume_usd)
+SELECT $1, date_trunc('hour', $2::timestamptz), t.symbol, $2, t.volume_usd
+FROM unnest($3::text[], $4::numeric[]) AS t(symbol, volume_usd)
+"""
+
+
+async def _sample_hour(conn: Executor, exchange: str, as_of: datetime, markets: list[MarketVolume]) -> None:
+    """Keep the first poll of each UTC hour per market (and prune), for the assets' 24 h change."""
+    taken = await conn.fetchval(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM market_volume_hourly WHERE exchange = $1 AND hour = date_trunc('hour', $2::timestamptz)
+        )
+        """,
+        exchange, as_of,
+    )
+    if taken:
+        return
+    await conn.execute(_INSERT_HOURLY, exchange, as_of, [m.symbol for m in markets], [m.volume_usd for m in markets])
+    await conn.execute(
+        "DELETE FROM market_volume_hourly WHERE exchange = $1 AND hour < $2", exchange, as_of - HOURLY_KEEP
+    )
+
+
+async def select_asset_volumes_near(
+    db: Executor, at: datetime, tolerance: timedelta
+) -> tuple[set[str], dict[tuple[str, str], Decimal]]:
+    """Per venue, the latest hourly sample at or before `at` (no older than `tolerance`): the venues that
+    have one, and each (venue, asset)'s volume in it. Markets without an asset are left out."""
+    rows = await db.fetch(
+        """
+        WITH chosen AS (
+            SELECT exchange, max(hour) AS hour FROM market_volume_hourly
+            WHERE as_of <= $1 AND as_of > $1 - $2::interval
+            GROUP BY exchange
+        )
+        SELECT c.exchange, m.asset, sum(h.volume_usd) AS volume_usd
+        FROM chosen AS c
+        JOIN market_volume_hourly AS h ON h.exchange = c.exchange AND h.hour = c.hour
+        LEFT JOIN markets AS m ON m.exchange = h.exchange AND m.symbol = h.symbol
+        GROUP BY c.exchange, m.asset
+        """,
+        at, tolerance,
+    )
+    venues = {row["exchange"] for row in rows}
+    volumes = {(row["exchange"], row["asset"]): row["volume_usd"] for row in rows if row["asset"] is not None}
+    return venues, volumes
 
 
 async def select_latest_snapshots(db: Executor) -> list[SnapshotRow]:

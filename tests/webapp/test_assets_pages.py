@@ -197,3 +197,53 @@ async def test_embed_configurator_says_when_the_asset_is_unknown_or_not_an_asset
     raw = await text(client, "/embed?asset=BTC%3Cscript%3E", HX)
     assert "BTC<script>" not in raw and "BTC&lt;script&gt;” is not an asset name" in raw  # shown back, escaped
     assert "data-asset" not in html_lib.unescape(raw)
+
+
+# ---- 24 h change per asset, from the hourly per-market samples ----
+
+
+async def store_poll(db: asyncpg.Pool, exchange: Exchange, at: datetime, **figures: str) -> None:
+    snap = CurrentSnapshot(exchange, at, "t", tuple(MarketVolume(s, Decimal(v)) for s, v in figures.items()))
+    await snapshots.insert_snapshot(db, snap, taken_at=at)
+
+
+def change_cells(html: str) -> dict[str, str]:
+    rows = re.findall(r'data-asset="([A-Z0-9]+)">.*?data-change="[^"]*">([^<]*)</td>', html, re.S)
+    return dict(rows)
+
+
+async def test_assets_page_shows_each_assets_change_against_about_24_hours_earlier(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    then = datetime.now(UTC) - timedelta(hours=24, minutes=10)
+    # ETHUSDT was not traded then: ETH has no figure to compare with.
+    await store_poll(db, "bybit", then, BTCUSDT="10000000000", **{"1000PEPEUSDT": "2500000"})
+    await store_poll(db, "hyperliquid", then, BTC="5000000", kPEPE="500000")
+    await seed(db)
+    cells = change_cells(await text(client, "/assets"))
+    # BTC: (12345678901.23 + 7000000.125) against (10000000000 + 5000000) = +23.4651%.
+    assert cells["BTC"] == "+23.47%" and cells["PEPE"] == "+100.00%" and cells["ETH"] == "—"
+    assert "24 h change" in await text(client, "/assets?q=BT", HX)
+
+
+async def test_an_assets_24h_change_is_unknown_when_a_venue_has_no_sample_from_then(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    await store_poll(db, "bybit", datetime.now(UTC) - timedelta(hours=24, minutes=10), BTCUSDT="1", ETHUSDT="450000000")
+    await seed(db)
+    cells = change_cells(await text(client, "/assets"))
+    # BTC trades on Hyperliquid too, which has no sample from 24 h ago: not known. ETH is Bybit's alone.
+    assert cells["BTC"] == "—" and cells["ETH"] == "+100.00%"
+
+
+async def test_the_poll_keeps_one_sample_per_market_and_hour_and_prunes_those_older_than_48_hours(
+    db: asyncpg.Pool
+) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    await store_poll(db, "bybit", hour - timedelta(hours=50), BTCUSDT="1")
+    await store_poll(db, "bybit", hour + timedelta(seconds=5), BTCUSDT="2", ETHUSDT="3")
+    await store_poll(db, "bybit", hour + timedelta(seconds=20), BTCUSDT="9", ETHUSDT="9")  # same hour: kept out
+    rows = await db.fetch("SELECT hour, symbol, volume_usd FROM market_volume_hourly ORDER BY symbol")
+    assert [(r["hour"], r["symbol"], r["volume_usd"]) for r in rows] == [
+        (hour, "BTCUSDT", Decimal(2)), (hour, "ETHUSDT", Decimal(3))
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -21,10 +21,10 @@ from core.exact_days import estimate_errors
 from core.records import EXCHANGES
 from core.settings import Settings
 from storage.queries import assets as assets_q
-from storage.queries import daily, dashboard, history
+from storage.queries import daily, dashboard, history, snapshots
 from storage.queries import exact_days as exact_q
 from webapp import asset_charts, charts
-from webapp.assets_doc import assets_document, build_asset
+from webapp.assets_doc import assets_document, build_asset, change_24h_pct
 from webapp.broadcast import Update
 from webapp.formatting import percent
 from webapp.views.api import HistoryQuery
@@ -37,6 +37,8 @@ TOP_ASSETS = 60
 SPLIT_ASSETS = 15
 MAX_COMPARE = 5
 _NAME = re.compile(r"[A-Z0-9]{1,40}")
+# "About 24 h earlier": the newest hourly sample at or before now − 24 h, and no older than this before it.
+CHANGE_TOLERANCE = timedelta(minutes=90)
 
 
 async def assets_context(pool: asyncpg.Pool, current: CurrentVolumeDoc, q: str = "") -> dict[str, Any]:
@@ -44,10 +46,16 @@ async def assets_context(pool: asyncpg.Pool, current: CurrentVolumeDoc, q: str =
     rows = await assets_q.select_current_markets(pool)
     query = q.strip().upper()[:40]
     doc = assets_document(current, rows, limit=TOP_ASSETS, search=query)
+    venues_then, volumes_then = await snapshots.select_asset_volumes_near(
+        pool, datetime.now(UTC) - timedelta(hours=24), CHANGE_TOLERANCE
+    )
     return {
         "doc": doc,
         "q": query,
-        "assets": [{**a, **split_segments(a)} for a in doc["assets"]],
+        "assets": [
+            {**a, **split_segments(a), "change_pct": change_24h_pct(a, venues_then, volumes_then)}
+            for a in doc["assets"]
+        ],
         "matches": doc["matches"],
         "split_spec": asset_charts.split_chart(doc["assets"][:SPLIT_ASSETS]),
         "venue_order": [v["exchange"] for v in current["exchanges"]],
