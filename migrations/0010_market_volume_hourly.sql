@@ -9,3 +9,6 @@ CREATE TABLE market_volume_hourly (
     volume_usd numeric NOT NULL CHECK (volume_usd >= 0 AND volume_usd <> 'NaN'),
     PRIMARY KEY (exchange, hour, symbol)
 );
+
+-- The Assets page asks for the samples around one moment (now − 24 h) on every render.
+CREATE INDEX market_volume_hourly_hour ON market_volume_hourly (hour);

@@ -115,7 +115,9 @@ async def select_asset_volumes_near(
         """
         WITH chosen AS (
             SELECT exchange, max(hour) AS hour FROM market_volume_hourly
-            WHERE as_of <= $1 AND as_of > $1 - $2::interval
+            -- `hour` (indexed) narrows to the samples around `at`; `as_of` decides.
+            WHERE hour <= $1 AND hour > $1 - $2::interval - interval '1 hour'
+              AND as_of <= $1 AND as_of > $1 - $2::interval
             GROUP BY exchange
         )
         SELECT c.exchange, m.asset, sum(h.volume_usd) AS volume_usd
