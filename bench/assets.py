@@ -4,7 +4,8 @@ query p50 < 20 ms, with every market of every venue stored for two years.
     .venv/bin/python bench/assets.py [--days 730] [--runs 40] [--scale 1.0]
 
 Markets per venue as on the venues today (Bybit ~500 perps, WOO X ~150, Hyperliquid ~180, Paradex ~100;
-`--scale` multiplies them), each with a current figure and `--days` daily rows. Uses PostgreSQL at
+`--scale` multiplies them), each with a current figure, 47 h of hourly samples (the 24 h change) and
+`--days` daily rows. Uses PostgreSQL at
 PERPVOL_BENCH_DATABASE_URL (default: the local server) in a scratch database dropped afterwards, and
 Redis at PERPVOL_BENCH_REDIS_URL (default redis://127.0.0.1:6379/15). Loopback only; prints figures.
 """
@@ -94,6 +95,11 @@ async def seed(dsn: str, days: int, scale: float) -> int:
                 done, first = today - timedelta(days=1), today - timedelta(days=days)
                 await checkpoints.save_checkpoint(pool, venue, m.symbol, checkpoints.DEFAULT_JOB, done, first)
             volumes = tuple(MarketVolume(m.symbol, Decimal(5_000_000 - n)) for n, m in enumerate(listed))
+            # 47 h of hourly per-market samples first (as a worker running two days leaves), so the
+            # render pays for the 24 h change look-up at its real size; the current poll comes last.
+            for hours in range(47, 0, -1):
+                at = now - timedelta(hours=hours)
+                await snapshots.insert_snapshot(pool, CurrentSnapshot(venue, at, "bench", volumes), taken_at=at)
             await snapshots.insert_snapshot(pool, CurrentSnapshot(venue, now, "bench", volumes), taken_at=now)
             await status.record_success(pool, venue, now)
         async with pool.acquire() as conn:
