@@ -27,6 +27,7 @@ from werkzeug.sansio.response import Response as AnyResponse
 
 from core.current_volume import iso
 from core.security import (
+    CredentialDecryptError,
     CredentialSealer,
     Keyring,
     Passwords,
@@ -38,6 +39,7 @@ from core.security import (
     token_hash,
 )
 from core.settings import Settings
+from core.totp import looks_like_recovery_code, matching_step, open_secret, recovery_code_hash
 from core.venues import LABELS
 from exchanges.base import Exchange
 from exchanges.errors import ExchangeError
@@ -46,7 +48,7 @@ from exchanges.private.base import ApiCredential, CredentialError, KeyCheck
 from exchanges.private.registry import make_private_client, private_class
 from storage.credential_keys import load_keyring
 from storage.job_names import SYNC_ONE_CREDENTIAL
-from storage.queries import credentials, users
+from storage.queries import credentials, totp, users
 from webapp.errors import ApiError
 from webapp.signin_throttle import SigninThrottle
 
@@ -184,6 +186,25 @@ async def cipher() -> CredentialSealer:
 def previous_secret(settings: Settings) -> str | None:
     previous = settings.app_secret_key_previous
     return previous.get_secret_value() if previous else None
+
+
+async def second_factor_ok(user_id: int, code: str) -> bool:
+    """Whether `code` is the user's current TOTP code (not used before: its time-step is recorded, so
+    a replay within the window fails) or one of their unused recovery codes (spent by this call).
+    False for anything else, including a secret this APP_SECRET_KEY does not open (fail closed)."""
+    row = await totp.select_totp(pool(), user_id)
+    if row is None:
+        return False
+    now = state().now()
+    if looks_like_recovery_code(code):
+        return row.enabled and await totp.use_recovery_code(pool(), user_id, recovery_code_hash(code), now)
+    try:
+        secret = open_secret(await cipher(), row.sealed, user_id)
+    except CredentialDecryptError as exc:
+        log.error("the TOTP secret of user %d does not open: %s", user_id, exc)
+        return False
+    step = matching_step(secret, code, now)
+    return step is not None and await totp.claim_step(pool(), user_id, step)
 
 
 def client_address() -> str:

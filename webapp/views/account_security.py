@@ -1,5 +1,6 @@
-"""The signed-in user's password and sessions: change the password (the current one is required and
-every other session ends), list the sessions (created, last seen, client), sign out everywhere else."""
+"""The signed-in user's password, sessions and second factor: change the password (the current one is
+required and every other session ends), list the sessions (created, last seen, client), sign out
+everywhere else, and enrol or remove an optional TOTP second factor (core/totp.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from quart import Blueprint, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_schema import hide
 
-from core.security import password_problem
-from storage.queries import users
+from core import totp as otp
+from core.security import CredentialDecryptError, password_problem
+from storage.queries import totp, users
 from webapp import accounts
 from webapp.views.account import page_user
 
@@ -19,7 +21,28 @@ blueprint = Blueprint("account_security", __name__)
 NOTICES = {
     "password": "Password changed; every other session is signed out.",
     "others": "Every other session is signed out.",
+    "totp-off": "Two-factor sign-in is off.",
 }
+NO_SECRET = (
+    "Two-factor sign-in needs APP_SECRET_KEY on the server (it encrypts the authenticator secret): "
+    "ask the operator to set it."
+)
+
+
+async def _totp_context(user: users.User) -> dict[str, Any]:
+    """`totp` is "off", "enrolling" (with the QR code and secret to type) or "on"."""
+    row = await totp.select_totp(accounts.pool(), user.id)
+    if row is None:
+        return {"totp": "off"}
+    if row.enabled:
+        return {"totp": "on", "recovery_left": await totp.count_unused_recovery_codes(accounts.pool(), user.id)}
+    try:
+        secret = otp.open_secret(await accounts.cipher(), row.sealed, user.id)
+    except CredentialDecryptError:
+        # Sealed under a secret this process no longer holds: enrolment simply starts again.
+        return {"totp": "off"}
+    uri = otp.provisioning_uri(secret, user.email)
+    return {"totp": "enrolling", "totp_secret": secret, "totp_qr": otp.qr_svg_data_uri(uri)}
 
 
 async def _page(user: users.User, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -35,8 +58,14 @@ async def _page(user: users.User, status: int = 200, **context: Any) -> tuple[st
         for row in rows
     ]
     idle_hours = round(accounts.state().settings.session_idle_minutes / 60, 1)
+    factor = await _totp_context(user) if accounts.state().settings.app_secret_key else {"totp": "off"}
     page = await render_template(
-        "pages/account_security.html", page="account", user=user, sessions=sessions, idle_hours=idle_hours, **context
+        "pages/account_security.html",
+        page="account",
+        user=user,
+        sessions=sessions,
+        idle_hours=idle_hours,
+        **(factor | context),
     )
     return page, status
 
@@ -84,3 +113,62 @@ async def end_other_sessions() -> ResponseReturnValue:
         return user
     await users.delete_user_sessions(accounts.pool(), user.id, keep=accounts.current_token_hash())
     return redirect("/account/security?done=others", 303)
+
+
+@blueprint.post("/account/totp/start")
+@hide
+async def start_totp() -> ResponseReturnValue:
+    """A new secret, stored sealed but not yet enabled; the page then shows its QR code."""
+    user = await page_user()
+    if not isinstance(user, users.User):
+        return user
+    if accounts.state().settings.app_secret_key is None:
+        return await _page(user, 400, error=NO_SECRET)
+    sealed = otp.seal_secret(await accounts.cipher(), otp.new_secret(), user.id)
+    if not await totp.upsert_enrolment(accounts.pool(), user.id, sealed):
+        return await _page(user, 409, error="Two-factor sign-in is already on.")
+    return redirect("/account/security#totp", 303)
+
+
+@blueprint.post("/account/totp/confirm")
+@hide
+async def confirm_totp() -> ResponseReturnValue:
+    """Enable the enrolled secret once a code from it is right; show the recovery codes, once."""
+    user = await page_user()
+    if not isinstance(user, users.User):
+        return user
+    if accounts.state().settings.app_secret_key is None:
+        return await _page(user, 400, error=NO_SECRET)
+    row = await totp.select_totp(accounts.pool(), user.id)
+    if row is None or row.enabled:
+        return await _page(user, 409, error="There is no two-factor enrolment to confirm.")
+    form = await request.form
+    if not await accounts.second_factor_ok(user.id, form.get("code", "")):
+        return await _page(user, 400, error="That code is wrong: check the phone's clock and try the next one.")
+    codes = otp.new_recovery_codes()
+    await totp.enable(accounts.pool(), user.id, accounts.state().now(), [otp.recovery_code_hash(c) for c in codes])
+    return await _page(user, recovery_codes=codes, notice="Two-factor sign-in is on.")
+
+
+@blueprint.post("/account/totp/disable")
+@hide
+async def disable_totp() -> ResponseReturnValue:
+    """Needs the current password and a valid code (or a recovery code); wrong answers count in the
+    sign-in throttle."""
+    user = await page_user()
+    if not isinstance(user, users.User):
+        return user
+    form = await request.form
+    throttle, address = accounts.signin_throttle(), accounts.client_address()
+    wait = await throttle.wait(user.email, address)
+    if wait is not None:
+        return await _page(user, 429, error=f"Too many wrong answers: try again in {wait} s.")
+    login = await users.select_user_login(accounts.pool(), user.email)
+    password_ok = login is not None and await accounts.state().passwords.verify(
+        login.password_hash, form.get("current_password", "")
+    )
+    if not password_ok or not await accounts.second_factor_ok(user.id, form.get("code", "")):
+        await throttle.record_failure(user.email, address)
+        return await _page(user, 400, error="The password or the code is wrong.")
+    await totp.delete_totp(accounts.pool(), user.id)
+    return redirect("/account/security?done=totp-off", 303)

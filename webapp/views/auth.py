@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from quart import Blueprint, Response, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_schema import hide
 
-from core.security import normalize_email, password_problem
-from storage.queries import users
+from core.security import new_token, normalize_email, password_problem, token_hash
+from storage.queries import totp, users
 from webapp import accounts
 
 blueprint = Blueprint("auth", __name__)
+
+# How long the second step of a sign-in (the TOTP code) may follow the password.
+PENDING_LOGIN = timedelta(minutes=5)
 
 
 async def _form(mode: str, status: int = 200, **context: object) -> tuple[str, int]:
@@ -87,11 +92,52 @@ async def signin() -> ResponseReturnValue:
     if login is None or not await passwords.verify(login.password_hash, password):
         await throttle.record_failure(email, address)
         return await _form("signin", 401, error="Wrong email or password.", email=valid_email)
-    await throttle.clear(email, address)
     if passwords.needs_rehash(login.password_hash):
         await users.update_password_hash(accounts.pool(), login.user.id, await passwords.hash(password))
+    if await totp.totp_enabled(accounts.pool(), login.user.id):
+        # The throttle is cleared only after the code: else the right password would reset the count
+        # of wrong codes and the six digits could be guessed without limit.
+        pending = new_token()
+        expires = accounts.state().now() + PENDING_LOGIN
+        await totp.insert_pending(accounts.pool(), token_hash(pending), login.user.id, expires)
+        return await _second_step(pending, form.get("next"))
+    await throttle.clear(email, address)
     response = redirect(accounts.safe_next(form.get("next")), 303)
     await accounts.start_session(response, login.user.id)
+    return response
+
+
+async def _second_step(pending: str, next_path: object, status: int = 200, error: str | None = None) -> tuple[str, int]:
+    page = await render_template(
+        "pages/account_totp.html", page="signin", pending=pending, next=accounts.safe_next(next_path), error=error
+    )
+    return page, status
+
+
+@blueprint.post("/signin/totp")
+@hide
+async def signin_second_step() -> ResponseReturnValue:
+    """The code from the authenticator app (or a recovery code) after the password, within 5 minutes of
+    it. Wrong codes count in the sign-in throttle of the account and client address."""
+    form = await request.form
+    pending, code, next_path = form.get("pending", ""), form.get("code", ""), form.get("next")
+    now = accounts.state().now()
+    found = await totp.select_pending_user(accounts.pool(), token_hash(pending), now) if pending else None
+    if found is None:
+        return await _form("signin", 400, error="That sign-in expired: enter your password again.")
+    user_id, email = found
+    address, throttle = accounts.client_address(), accounts.signin_throttle()
+    wait = await throttle.wait(email, address)
+    if wait is not None:
+        page, _ = await _second_step(pending, next_path, error=f"Too many failed attempts: try again in {wait} s.")
+        return Response(page, 429, {"Retry-After": str(wait)}, content_type="text/html")
+    if not await accounts.second_factor_ok(user_id, code):
+        await throttle.record_failure(email, address)
+        return await _second_step(pending, next_path, 401, "That code is wrong or was already used.")
+    await totp.delete_pending(accounts.pool(), token_hash(pending), now)
+    await throttle.clear(email, address)
+    response = redirect(accounts.safe_next(next_path), 303)
+    await accounts.start_session(response, user_id)
     return response
 
 
