@@ -26,7 +26,7 @@ from core.security import (
 )
 from core.settings import Settings
 from storage.db import create_pool
-from storage.queries import _db, credentials, users
+from storage.queries import _db, credentials, totp, users
 
 
 class CommandError(Exception):
@@ -47,9 +47,10 @@ async def create_user(pool: asyncpg.Pool, email: str, password: str, passwords: 
 
 
 async def reset_password(
-    pool: asyncpg.Pool, email: str, password: str, passwords: Passwords | None = None
+    pool: asyncpg.Pool, email: str, password: str, passwords: Passwords | None = None, *, clear_totp: bool = False
 ) -> int:
-    """Give the user `password` and end all their sessions; how many sessions ended."""
+    """Give the user `password` and end all their sessions; how many sessions ended. With `clear_totp`
+    the TOTP second factor and its recovery codes are removed too (a user who lost phone and codes)."""
     normalized = normalize_email(email)
     login = await users.select_user_login(pool, normalized) if normalized else None
     if login is None or normalized is None:
@@ -58,6 +59,8 @@ async def reset_password(
     if problem:
         raise CommandError(problem)
     await users.update_password_hash(pool, login.user.id, await (passwords or Passwords()).hash(password))
+    if clear_totp:
+        await totp.delete_totp(pool, login.user.id)
     return await users.delete_user_sessions(pool, login.user.id)
 
 
@@ -143,8 +146,9 @@ async def _create(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
 
 
 async def _reset(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
-    ended = await reset_password(pool, args.email, _read_password(args))
-    print(f"password of {args.email.strip().lower()} reset; {ended} session(s) ended")
+    ended = await reset_password(pool, args.email, _read_password(args), clear_totp=args.clear_totp)
+    cleared = "; two-factor sign-in removed" if args.clear_totp else ""
+    print(f"password of {args.email.strip().lower()} reset; {ended} session(s) ended{cleared}")
     return 0
 
 

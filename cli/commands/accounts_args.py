@@ -31,6 +31,11 @@ def add_parsers(sub: Any, add_simulate: Callable[[argparse.ArgumentParser], None
     )
     reset.add_argument("email")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    reset.add_argument(
+        "--clear-totp",
+        action="store_true",
+        help="also remove the user's TOTP second factor and recovery codes (lost phone and codes)",
+    )
     add_simulate(reset)
     rotate = sub.add_parser(
         "rotate-secret",
