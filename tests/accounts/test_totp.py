@@ -100,7 +100,8 @@ async def test_signing_in_with_totp_needs_the_code_after_the_password(web: Quart
     _, secret, _ = await enrolled(web, "two@example.com")
     client, pending = await _password_step(web, "two@example.com")
     assert not await _signed_in(client)
-    response = await client.post("/signin/totp", form={"pending": pending, "code": code_at(secret, 1), "next": "/account/keys"})
+    form = {"pending": pending, "code": code_at(secret, 1), "next": "/account/keys"}
+    response = await client.post("/signin/totp", form=form)
     assert response.status_code == 303
     assert response.headers["Location"] == "/account/keys"
     assert await _signed_in(client)
