@@ -25,6 +25,7 @@ from core.security import (
     secret_fingerprint,
 )
 from core.settings import Settings
+from core.totp import open_secret, seal_secret
 from storage.db import create_pool
 from storage.queries import _db, credentials, totp, users
 
@@ -67,11 +68,13 @@ async def reset_password(
 async def rotate_secret(
     pool: asyncpg.Pool, old_secret: str, new_secret: str, previous: str | None = None
 ) -> tuple[int, int]:
-    """Re-encrypt every credential from `old_secret` (or `previous`, for credentials a rotation left
-    behind) to `new_secret` in one transaction.
+    """Re-encrypt every credential and TOTP secret from `old_secret` (or `previous`, for credentials a
+    rotation left behind) to `new_secret` in one transaction.
 
-    Every credential is opened before anything is written: one that does not open aborts the whole
-    rotation (nothing changes), so no credential is ever lost. Returns (count, version).
+    Every credential and enabled TOTP secret is opened before anything is written: one that does not
+    open aborts the whole rotation (nothing changes), so none is ever lost. An unconfirmed TOTP
+    enrolment that does not open is dropped (the user starts it again). Returns (count of credentials,
+    version).
     """
     if not new_secret or new_secret == old_secret:
         raise CommandError("the new secret must be set and differ from the current APP_SECRET_KEY")
@@ -95,10 +98,24 @@ async def rotate_secret(
                     opened.append((row, old.open(sealed, row.user_id, row.exchange, row.id)))
                 except CredentialDecryptError as exc:
                     raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
+        factors = await totp.select_all_for_update(conn)
+        secrets_opened: list[tuple[int, str]] = []
+        for factor in factors:
+            try:
+                if not ciphers:
+                    raise CredentialDecryptError("APP_SECRET_KEY is not the secret TOTP secrets were sealed with")
+                old_ring = Keyring(ciphers[0], ciphers[1:])
+                secrets_opened.append((factor.user_id, open_secret(old_ring, factor.sealed, factor.user_id)))
+            except CredentialDecryptError as exc:
+                if factor.enabled:
+                    raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
+                await totp.delete_totp(conn, factor.user_id)
         version = await credentials.insert_key_version(conn, secret_fingerprint(new_secret))
         new = CredentialCipher(new_secret, version)
         for row, fields in opened:
             await credentials.update_sealed(conn, row.id, new.seal(fields, row.user_id, row.exchange, row.id))
+        for user_id, secret in secrets_opened:
+            await totp.update_sealed(conn, user_id, seal_secret(new, secret, user_id))
     return len(opened), version
 
 

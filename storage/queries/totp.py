@@ -50,6 +50,27 @@ async def upsert_enrolment(db: Executor, user_id: int, sealed: Sealed) -> bool:
     return status.endswith(" 1")
 
 
+async def select_all_for_update(conn: Executor) -> list[TotpRow]:
+    """Every TOTP secret, locked (a rotation re-seals them in its transaction)."""
+    rows = await conn.fetch(
+        "SELECT user_id, key_version, nonce, ciphertext, enabled_at FROM user_totp ORDER BY user_id FOR UPDATE"
+    )
+    return [
+        TotpRow(r["user_id"], Sealed(r["key_version"], r["nonce"], r["ciphertext"]), r["enabled_at"] is not None)
+        for r in rows
+    ]
+
+
+async def update_sealed(db: Executor, user_id: int, sealed: Sealed) -> None:
+    await db.execute(
+        "UPDATE user_totp SET key_version = $2, nonce = $3, ciphertext = $4 WHERE user_id = $1",
+        user_id,
+        sealed.key_version,
+        sealed.nonce,
+        sealed.ciphertext,
+    )
+
+
 async def claim_step(db: Executor, user_id: int, step: int) -> bool:
     """Record `step` as used; False when it (or a later one) was used already: a replayed code."""
     status: str = await db.execute(

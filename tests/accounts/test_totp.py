@@ -15,9 +15,9 @@ import httpx
 import pyotp
 from quart import Quart
 
-from cli.commands.accounts import reset_password
+from cli.commands.accounts import reset_password, rotate_secret
 from core.totp import recovery_code_hash
-from tests.accounts.conftest import PASSWORD, account_settings, make_app, signed_up
+from tests.accounts.conftest import PASSWORD, SECRET, account_settings, make_app, signed_up
 from tests.exchanges_support import SIM_NOW
 
 STEP = timedelta(seconds=30)
@@ -201,3 +201,23 @@ async def test_the_operator_clears_totp_with_reset_password(web: Quart, db: asyn
     client = web.test_client()
     response = await client.post("/signin", form={"email": "phone@example.com", "password": new_password})
     assert response.status_code == 303
+
+
+async def test_rotate_secret_re_seals_totp_secrets_so_codes_still_work_under_the_new_secret(
+    web: Quart,
+    db: asyncpg.Pool,
+    db_dsn: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+    transport: httpx.AsyncBaseTransport,
+) -> None:
+    _, secret, _ = await enrolled(web, "rotate@example.com")
+    new_secret = "a-brand-new-app-secret-key-9876543210-zyxwv"
+    await rotate_secret(db, SECRET, new_secret)
+    settings = account_settings(db_dsn, redis_url, redis_prefix, tmp_path, APP_SECRET_KEY=new_secret)
+    app = make_app(settings, transport)
+    async with app.test_app():
+        client, pending = await _password_step(app, "rotate@example.com")
+        response = await client.post("/signin/totp", form={"pending": pending, "code": code_at(secret, 1)})
+        assert response.status_code == 303
