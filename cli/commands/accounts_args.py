@@ -39,9 +39,9 @@ def add_parsers(sub: Any, add_simulate: Callable[[argparse.ArgumentParser], None
     add_simulate(reset)
     rotate = sub.add_parser(
         "rotate-secret",
-        help="re-encrypt every stored exchange credential under a new APP_SECRET_KEY",
+        help="re-encrypt every stored exchange credential and TOTP secret under a new APP_SECRET_KEY",
         description="Reads the current secret from APP_SECRET_KEY and the new one from "
-        f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials are "
+        f"{NEW_SECRET_ENV} (one is generated and printed when it is unset). All credentials and TOTP secrets are "
         "re-encrypted in one transaction, or none is. Then set APP_SECRET_KEY to the new secret and "
         "APP_SECRET_KEY_PREVIOUS to the old one and restart the web app and workers; the worker re-seals "
         "any key saved under the old secret meanwhile. Then remove APP_SECRET_KEY_PREVIOUS.",

@@ -12,8 +12,9 @@ import pytest
 
 from cli.main import main as perpvol_main
 from core.security import CredentialCipher, token_hash
+from core.totp import new_recovery_codes, new_secret, recovery_code_hash, seal_secret
 from storage.credential_keys import load_keyring
-from storage.queries import credentials, users
+from storage.queries import credentials, totp, users
 from tests.accounts.conftest import SECRET
 from tests.accounts.support import new_user, store_credential
 
@@ -92,3 +93,24 @@ async def test_user_reset_password_command_sets_it_and_ends_every_session(
         await _in_thread(["user", "reset-password", "nobody@example.com", "--password-stdin"])
     assert unknown.value.code == 2
     assert "no account" in capsys.readouterr().err
+
+
+async def test_user_reset_password_clear_totp_removes_the_second_factor_and_recovery_codes(
+    env: pytest.MonkeyPatch, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = await new_user(db, "phone@example.com")
+    sealed = seal_secret(await load_keyring(db, SECRET), new_secret(), user)
+    await totp.upsert_enrolment(db, user, sealed)
+    await totp.enable(db, user, datetime.now(UTC), [recovery_code_hash(c) for c in new_recovery_codes()])
+    env.setattr("sys.stdin", io.StringIO("a brand new long passphrase\n"))
+    with pytest.raises(SystemExit) as kept:
+        await _in_thread(["user", "reset-password", "phone@example.com", "--password-stdin"])
+    assert kept.value.code == 0
+    assert await totp.totp_enabled(db, user)
+    env.setattr("sys.stdin", io.StringIO("a brand new long passphrase\n"))
+    with pytest.raises(SystemExit) as cleared:
+        await _in_thread(["user", "reset-password", "phone@example.com", "--password-stdin", "--clear-totp"])
+    assert cleared.value.code == 0
+    assert "two-factor sign-in removed" in capsys.readouterr().out
+    assert not await totp.totp_enabled(db, user)
+    assert await totp.count_unused_recovery_codes(db, user) == 0
