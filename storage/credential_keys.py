@@ -3,8 +3,8 @@
 - A secret that opens none of the stored credentials stops start-up (web and worker): a mistyped or
   lost APP_SECRET_KEY used to register itself silently as a new key version.
 - During a rotation the process holds the current secret and APP_SECRET_KEY_PREVIOUS: it opens both
-  versions and seals only under the current one, and `reseal_to_current` moves every credential still
-  under the previous version (e.g. one saved by a web process that had not restarted yet) to the current.
+  versions and seals only under the current one, and `reseal_to_current` moves every credential and TOTP
+  secret still under the previous version (e.g. one saved by a web process that had not restarted yet) to the current.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import logging
 import asyncpg
 
 from core.security import CredentialCipher, CredentialDecryptError, Keyring, secret_fingerprint
-from storage.queries import credentials
+from core.totp import open_secret, seal_secret
+from storage.queries import credentials, totp
 
 log = logging.getLogger("perpvol.credential_keys")
 
@@ -56,7 +57,8 @@ async def load_keyring(pool: asyncpg.Pool, secret: str, previous: str | None = N
 
 
 async def reseal_to_current(pool: asyncpg.Pool, keyring: Keyring) -> int:
-    """Re-seal every credential the keyring opens but not under its current version; the number moved.
+    """Re-seal every credential and TOTP secret the keyring opens but not under its current version;
+    the number moved.
 
     Each row is updated only if it still has the version it was read with, so a concurrent rotation
     or re-seal never overwrites newer ciphertext."""
@@ -71,6 +73,16 @@ async def reseal_to_current(pool: asyncpg.Pool, keyring: Keyring) -> int:
             continue
         new = keyring.seal(fields, row.user_id, row.exchange, row.id)
         moved += await credentials.update_sealed_from(pool, row.id, sealed.key_version, new)
+    for factor in await totp.select_not_at_version(pool, keyring.key_version):
+        if factor.sealed.key_version not in keyring.ciphers:
+            continue
+        try:
+            secret = open_secret(keyring, factor.sealed, factor.user_id)
+        except CredentialDecryptError as exc:
+            log.warning("cannot re-seal the TOTP secret of user %d: %s", factor.user_id, exc)
+            continue
+        new_sealed = seal_secret(keyring, secret, factor.user_id)
+        moved += await totp.update_sealed_from(pool, factor.user_id, factor.sealed.key_version, new_sealed)
     if moved:
-        log.info("re-sealed %d credential(s) under key version %d", moved, keyring.key_version)
+        log.info("re-sealed %d credential(s) or TOTP secret(s) under key version %d", moved, keyring.key_version)
     return moved

@@ -71,6 +71,32 @@ async def update_sealed(db: Executor, user_id: int, sealed: Sealed) -> None:
     )
 
 
+async def select_not_at_version(db: Executor, version: int) -> list[TotpRow]:
+    rows = await db.fetch(
+        "SELECT user_id, key_version, nonce, ciphertext, enabled_at FROM user_totp WHERE key_version <> $1", version
+    )
+    return [
+        TotpRow(r["user_id"], Sealed(r["key_version"], r["nonce"], r["ciphertext"]), r["enabled_at"] is not None)
+        for r in rows
+    ]
+
+
+async def update_sealed_from(db: Executor, user_id: int, from_version: int, sealed: Sealed) -> int:
+    """Re-seal only if the row still has `from_version` (a concurrent rotation wins); rows changed."""
+    status: str = await db.execute(
+        """
+        UPDATE user_totp SET key_version = $3, nonce = $4, ciphertext = $5
+        WHERE user_id = $1 AND key_version = $2
+        """,
+        user_id,
+        from_version,
+        sealed.key_version,
+        sealed.nonce,
+        sealed.ciphertext,
+    )
+    return int(status.split()[-1])
+
+
 async def claim_step(db: Executor, user_id: int, step: int) -> bool:
     """Record `step` as used; False when it (or a later one) was used already: a replayed code."""
     status: str = await db.execute(

@@ -16,7 +16,9 @@ import pyotp
 from quart import Quart
 
 from cli.commands.accounts import reset_password, rotate_secret
-from core.totp import recovery_code_hash
+from core.totp import open_secret, recovery_code_hash
+from storage.credential_keys import load_keyring, reseal_to_current
+from storage.queries import totp
 from tests.accounts.conftest import PASSWORD, SECRET, account_settings, make_app, signed_up
 from tests.exchanges_support import SIM_NOW
 
@@ -221,3 +223,16 @@ async def test_rotate_secret_re_seals_totp_secrets_so_codes_still_work_under_the
         client, pending = await _password_step(app, "rotate@example.com")
         response = await client.post("/signin/totp", form={"pending": pending, "code": code_at(secret, 1)})
         assert response.status_code == 303
+
+
+async def test_the_workers_re_seal_moves_totp_secrets_saved_under_the_previous_secret(
+    web: Quart, db: asyncpg.Pool
+) -> None:
+    _, secret, _ = await enrolled(web, "window@example.com")
+    new_secret = "another-new-app-secret-key-0123456789-abcdef"
+    keyring = await load_keyring(db, new_secret, SECRET)
+    assert await reseal_to_current(db, keyring) == 1
+    row = await totp.select_totp(db, (await db.fetchval("SELECT id FROM users")))
+    assert row is not None and row.sealed.key_version == keyring.key_version
+    current_only = await load_keyring(db, new_secret)
+    assert open_secret(current_only, row.sealed, row.user_id) == secret
