@@ -17,7 +17,8 @@ from tests.exchanges_support import SIM_NOW
 
 # Every route the accounts feature adds, and how this test exercises it.
 ACCOUNT_ROUTES = {
-    ("GET", "/signup"), ("POST", "/signup"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
+    ("GET", "/signup"), ("POST", "/signup"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signin/totp"),
+    ("POST", "/signout"),
     ("GET", "/account"), ("GET", "/account/keys"), ("POST", "/account/keys"),
     ("POST", "/account/keys/<uuid:credential_id>/delete"), ("GET", "/public/account/<token>"),
     ("POST", "/account/embed"),

@@ -236,3 +236,14 @@ async def test_the_workers_re_seal_moves_totp_secrets_saved_under_the_previous_s
     assert row is not None and row.sealed.key_version == keyring.key_version
     current_only = await load_keyring(db, new_secret)
     assert open_secret(current_only, row.sealed, row.user_id) == secret
+
+
+async def test_a_pending_sign_in_is_bound_to_its_user(web: Quart) -> None:
+    """Another user's valid code never finishes Alice's pending sign-in (covers POST /signin/totp in
+    tests/accounts/test_isolation.py)."""
+    await enrolled(web, "alice2@example.com")
+    _, mallory_secret, mallory_codes = await enrolled(web, "mallory2@example.com")
+    client, pending = await _password_step(web, "alice2@example.com")
+    for code in (code_at(mallory_secret, 1), mallory_codes[0]):
+        assert (await client.post("/signin/totp", form={"pending": pending, "code": code})).status_code == 401
+    assert not await _signed_in(client)
