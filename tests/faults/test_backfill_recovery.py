@@ -11,6 +11,7 @@ from arq import Retry
 
 from cli.commands.status import collect_status
 from exchanges.sim.app import Fault, SimulatorApp
+from storage.db import database_name, quote_ident
 from storage.queries import status
 from tests.faults.conftest import DepsFactory
 from tests.faults.support import served
@@ -61,3 +62,36 @@ async def test_two_backfill_runs_in_one_worker_never_take_the_same_market(
     alone = sim.requests["woox"]
     # Each run lists markets once; beyond that no market's history is fetched twice.
     assert together <= alone + 2, (together, alone)
+
+
+async def test_a_postgresql_outage_fails_the_backfill_run_into_a_retry_and_the_retry_finishes(
+    make_deps: DepsFactory, db: asyncpg.Pool, db_dsn: str, pg_dsn: str
+) -> None:
+    # The blip: PostgreSQL answers "database is not currently accepting connections"
+    # (ObjectNotInPrerequisiteState) and drops the pool's connections. The job must turn that into an
+    # arq Retry (not a final failure), and a later try must finish the history.
+    deps = make_deps("w1")
+    name = database_name(db_dsn)
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(f"ALTER DATABASE {quote_ident(name)} WITH ALLOW_CONNECTIONS false")
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        with pytest.raises(Retry):
+            await jobs.backfill_history({"deps": deps, "job_try": 1}, "woox")
+    finally:
+        await admin.execute(f"ALTER DATABASE {quote_ident(name)} WITH ALLOW_CONNECTIONS true")
+        await admin.close()
+    written = None
+    for job_try in range(2, 8):  # each pooled connection killed by the outage may fail one try
+        try:
+            written = await jobs.backfill_history({"deps": deps, "job_try": job_try}, "woox")
+            break
+        except Retry:
+            continue
+    assert written is not None and written > 0
+    assert await _claims(db) == 0
+    row = next(r for r in await status.select_venue_status(db) if r.exchange == "woox")
+    assert row.backfill_error is None
