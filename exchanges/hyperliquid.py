@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from email.utils import parsedate_to_datetime
@@ -45,6 +46,14 @@ DAY_MS = 86_400_000
 # windows of 500 days stay far below that cap, keep each response's weight at 20 + 9 and page a
 # 2-year backfill in two requests.
 CHUNK_DAYS = 500
+HOUR_MS = 3_600_000
+# Hourly candles narrow the estimate where the venue still serves them: "Only the most recent 5000 candles
+# are available" (HL docs info-endpoint#candle-snapshot; Alchemy's HyperCore mirror: "Returns up to 5,000
+# OHLCV candles"), i.e. about 208 days of 1h candles. Request {"type":"candleSnapshot","req":{"coin",
+# "interval":"1h","startTime","endTime"}} (ms), answer [{t,T,s,i,o,c,h,l,v,n}] as in the python SDK's
+# recorded kPEPE 1h cassette. 100 days (2400 candles) per request keeps each weight at 20 + 40.
+HOURLY_CANDLES = 5000
+CHUNK_HOURS = 2400
 CENT = Decimal("0.01")
 FOUR = Decimal(4)
 
@@ -52,6 +61,10 @@ CURRENT_SOURCE = "POST /info metaAndAssetCtxs: assetCtxs[i].dayNtlVlm (rolling 2
 HISTORY_SOURCE = (
     "POST /info candleSnapshot interval=1d: v (base units) × typical price (o+h+l+c)/4, "
     "rounded to cents; estimated"
+)
+HOURLY_SOURCE = (
+    "POST /info candleSnapshot interval=1h: Σ v × typical price (o+h+l+c)/4 per hour over the day's 24 hours, "
+    "rounded to cents; estimated (narrower than 1d)"
 )
 
 
@@ -67,6 +80,7 @@ class HyperliquidConnector(Connector):
         notes=(
             "Main perp DEX only: HIP-3 builder-deployed DEXs (coins named dex:COIN) are not counted.",
             "Daily history is estimated: candles give base volume only, so USD = volume × (o+h+l+c)/4.",
+            "Days within the venue's last 5000 hourly candles sum that estimate per hour (narrower).",
             "Rolling 24h figures are taken at the time of the response's HTTP Date header (else now).",
             "Names with a k prefix (kPEPE) trade in units of 1000 coins; USD figures are unaffected.",
         ),
@@ -100,6 +114,7 @@ class HyperliquidConnector(Connector):
     async def fetch_daily(self, market: Market, start: date, end: date) -> list[DailyVolume]:
         by_day: dict[date, DailyVolume] = {}
         cursor, last_ms = ms_from_date(start), ms_from_date(end) + DAY_MS - 1
+        venue_now = self._now()
         while cursor <= last_ms:
             window_end = min(cursor + CHUNK_DAYS * DAY_MS - 1, last_ms)
             candles, venue_now = await self._candles(market.symbol, cursor, window_end)
@@ -108,7 +123,35 @@ class HyperliquidConnector(Connector):
                 if start <= row.day <= end:
                     by_day[row.day] = row
             cursor = window_end + 1
+        await self._narrow_with_hours(market.symbol, by_day, venue_now)
         return [by_day[day] for day in sorted(by_day)]
+
+    async def _narrow_with_hours(self, coin: str, by_day: dict[date, DailyVolume], venue_now: datetime) -> None:
+        """Replace each 1d estimate whose 24 hourly candles the venue still serves by their hourly sum."""
+        if not by_day:
+            return
+        # The window is counted from the venue's own clock (Date header of the 1d answer).
+        now_ms = int(venue_now.timestamp() * 1000)
+        oldest_hour = now_ms // HOUR_MS * HOUR_MS - (HOURLY_CANDLES - 1) * HOUR_MS
+        days = sorted(day for day in by_day if ms_from_date(day) >= oldest_hour)
+        if not days:
+            return
+        hours: dict[date, dict[int, Decimal]] = {}
+        cursor, last_ms = ms_from_date(days[0]), ms_from_date(days[-1]) + DAY_MS - 1
+        while cursor <= last_ms:
+            window_end = min(cursor + CHUNK_HOURS * HOUR_MS - 1, last_ms)
+            candles, _ = await self._candles(coin, cursor, window_end, interval="1h")
+            for candle in candles:
+                start_ms, usd = _hour_usd(candle)
+                hours.setdefault(utc_from_ms(start_ms).date(), {})[start_ms] = usd
+            cursor = window_end + 1
+        for day in days:
+            per_hour = hours.get(day, {})
+            # A missing hour may be a quiet hour or a gap in what is served: keep the 1d figure then.
+            if len(per_hour) < 24:
+                continue
+            usd = sum(per_hour.values(), Decimal(0)).quantize(CENT, ROUND_HALF_EVEN)
+            by_day[day] = replace(by_day[day], volume_usd=usd, source=HOURLY_SOURCE)
 
     async def _meta_and_asset_ctxs(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
         clock = _ResponseClock(self._now)
@@ -127,13 +170,15 @@ class HyperliquidConnector(Connector):
             raise SchemaError(self.name, endpoint, "assetCtxs", problem)
         return universe, contexts, clock.now()
 
-    async def _candles(self, coin: str, start_ms: int, end_ms: int) -> tuple[list[Any], datetime]:
+    async def _candles(
+        self, coin: str, start_ms: int, end_ms: int, *, interval: str = "1d"
+    ) -> tuple[list[Any], datetime]:
         clock = _ResponseClock(self._now)
         request = {
             "type": "candleSnapshot",
-            "req": {"coin": coin, "interval": "1d", "startTime": start_ms, "endTime": end_ms},
+            "req": {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms},
         }
-        items = (end_ms - start_ms) // DAY_MS + 1
+        items = (end_ms - start_ms) // (HOUR_MS if interval == "1h" else DAY_MS) + 1
         weight = INFO_WEIGHT + math.ceil(items / CANDLE_ITEMS_PER_WEIGHT)
         body = await self._info(request, weight, clock)
         if not isinstance(body, list):
@@ -209,6 +254,19 @@ def _number(row: dict[str, Any], field: str, endpoint: str) -> Decimal:
     if not value.is_finite():
         raise SchemaError("hyperliquid", endpoint, field, f"is not a number: {row[field]!r}")
     return value
+
+
+def _hour_usd(candle: Any) -> tuple[int, Decimal]:
+    """One hourly candle's start (ms) and unrounded USD estimate: the day is rounded once, as a whole."""
+    if not isinstance(candle, dict):
+        raise SchemaError("hyperliquid", "candleSnapshot", "candle", "is not an object")
+    start_ms = int(_number(candle, "t", "candleSnapshot"))
+    if start_ms % HOUR_MS:
+        raise SchemaError("hyperliquid", "candleSnapshot", "t", f"is not on the hour: {start_ms}")
+    if candle.get("i", "1h") != "1h":
+        raise SchemaError("hyperliquid", "candleSnapshot", "i", f"is not 1h: {candle.get('i')!r}")
+    prices = [_number(candle, field, "candleSnapshot") for field in ("o", "h", "l", "c")]
+    return start_ms, _number(candle, "v", "candleSnapshot") * sum(prices, Decimal(0)) / FOUR
 
 
 def _daily(coin: str, candle: Any, venue_now: datetime) -> DailyVolume:

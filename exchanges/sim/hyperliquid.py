@@ -4,7 +4,8 @@ Shapes follow the HL docs (info-endpoint, info-endpoint/perpetuals), the nktkas/
 the candle cassette recorded by hyperliquid-dex/hyperliquid-python-sdk: figures are strings, `t`/`T`/`n`
 are JSON integers, candles oldest first. Errors as the venue answers them: 429 with the body `null` when
 throttled, 422 plain text for a body of the wrong shape, 500 `null` for an unknown coin.
-Sim choices (undocumented upstream): only the 1d interval is served; a window wider than 5000 candles
+Sim choices (undocumented upstream): only the 1d and 1h intervals are served (1h candles from the model's
+hourly volumes, so a full day's 24 hours add up to its 1d candle's USD); a window wider than 5000 candles
 answers its first 5000; unknown `dex` answers like an unknown coin.
 """
 
@@ -24,6 +25,8 @@ from exchanges.sim.model import SimMarket, SimModel
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+INTERVAL_MS = {"1d": DAY_MS, "1h": HOUR_MS}  # the intervals the sim serves
 INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M")
 INFO_TYPES = (
     "metaAndAssetCtxs", "candleSnapshot", "meta", "allMids", "l2Book", "perpDexs", "userFillsByTime",
@@ -95,8 +98,9 @@ class HyperliquidSim:
         start, end = req.get("startTime"), req.get("endTime") or _ms(self.model.now())
         if not isinstance(start, int) or not isinstance(end, int) or end < start:
             return 20.0
-        # +1 per 60 candles returned; the window's day count stands in for the 1d answer's length.
-        return 20.0 + math.ceil(min((end - start) // DAY_MS + 1, CANDLE_CAP) / 60)
+        # +1 per 60 candles returned; the window's candle count stands in for the answer's length.
+        step = INTERVAL_MS.get(str(req.get("interval")), DAY_MS)
+        return 20.0 + math.ceil(min((end - start) // step + 1, CANDLE_CAP) / 60)
 
     def throttled(self) -> SimResponse:
         return SimResponse(429, None, self._headers())
@@ -170,13 +174,16 @@ class HyperliquidSim:
         problem = _candle_request_problem(req)
         if problem:
             return _unprocessable(problem)
-        if req["interval"] != "1d":
-            return _unprocessable(f"simulator serves interval `1d` only, not `{req['interval']}`")
+        if req["interval"] not in INTERVAL_MS:
+            return _unprocessable(f"simulator serves intervals `1d` and `1h` only, not `{req['interval']}`")
         market = next((m for m in self.model.markets(self.venue) if coin_of(m) == req["coin"]), None)
         if market is None:
             return SimResponse(500, None, self._headers())
         end: int = req["endTime"] if req.get("endTime") is not None else _ms(self.model.now())
-        candles = self._daily_candles(market, req["startTime"], end)
+        if req["interval"] == "1h":
+            candles = self._hourly_candles(market, req["startTime"], end)
+        else:
+            candles = self._daily_candles(market, req["startTime"], end)
         return SimResponse(200, candles[:CANDLE_CAP], self._headers())
 
     def _daily_candles(self, market: SimMarket, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
@@ -215,6 +222,42 @@ class HyperliquidSim:
             "l": _text(low),
             "v": _text(volume),
             "n": max(1, int(usd / 5000)),
+        }
+
+    def _hourly_candles(self, market: SimMarket, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        now = self.model.now()
+        current = now.replace(minute=0, second=0, microsecond=0)
+        # Hours that overlap [startTime, endTime], among the 5000 most recent ones (about 208 days).
+        hour = max(datetime.fromtimestamp(start_ms // HOUR_MS * 3600, UTC), current - HOUR * (CANDLE_CAP - 1))
+        last = min(datetime.fromtimestamp(end_ms // HOUR_MS * 3600, UTC), current)
+        candles: list[dict[str, Any]] = []
+        while hour <= last:
+            candle = self._hour_candle(market, hour, now)
+            if candle is not None:
+                candles.append(candle)
+            hour += HOUR
+        return candles
+
+    def _hour_candle(self, market: SimMarket, opened: datetime, now: datetime) -> dict[str, Any] | None:
+        # The same volumes the 1d candle adds up: whole hours as the model has them, the running one so far.
+        usd = self.model.usd_between(market, opened, opened + HOUR)
+        if usd <= 0:
+            return None
+        closes = min(opened + HOUR, now)
+        prices = [self._px(market, opened), self._px(market, opened + (closes - opened) / 2), self._px(market, closes)]
+        o, h, low, c = prices[0], max(prices), min(prices), prices[-1]
+        volume = self._size(market, usd * FOUR / (o + h + low + c))
+        return {
+            "t": _ms(opened),
+            "T": _ms(opened + HOUR) - 1,
+            "s": coin_of(market),
+            "i": "1h",
+            "o": _text(o),
+            "c": _text(c),
+            "h": _text(h),
+            "l": _text(low),
+            "v": _text(volume),
+            "n": max(1, int(usd / 500)),
         }
 
     # --- userFillsByTime (no signature: fills are public by address) -------------------------------

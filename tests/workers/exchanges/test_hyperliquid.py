@@ -15,6 +15,7 @@ from exchanges.errors import SchemaError, UnavailableError, VenueAPIError
 from exchanges.http import RateLimiter, RetryPolicy, VenueClient
 from exchanges.hyperliquid import (
     HISTORY_SOURCE,
+    HOURLY_SOURCE,
     RATE_LIMIT,
     HyperliquidConnector,
 )
@@ -236,10 +237,79 @@ async def test_daily_rows_are_deduplicated_and_limited_to_the_asked_days() -> No
 
 async def test_newest_candle_is_incomplete_while_the_venue_day_runs() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
+        if body_of(request)["req"]["interval"] == "1h":
+            return httpx.Response(200, json=[])  # no hours: the 1d figures stay
         return ok("candle_snapshot_btc_1d_page2.json", date_header="Sun, 29 Jun 2025 18:00:00 GMT")
 
     rows = await replay(handler).fetch_daily(BTC, date(2025, 6, 27), date(2025, 6, 29))
     assert [r.complete for r in rows] == [True, True, False]
+
+
+# --- recorded responses: hourly candles narrow the days the venue still serves them for --------------
+
+JUNE_29_EVENING = "Sun, 29 Jun 2025 18:00:00 GMT"  # 5000 hours back reaches 2024-12-05
+
+
+def one_day_hours(sent: list[dict[str, Any]], edit: Callable[[Any], Any] | None = None) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        req = body_of(request)["req"]
+        sent.append(req)
+        if req["interval"] == "1h":
+            return ok("candle_snapshot_btc_1h_2025-06-27.json", date_header=JUNE_29_EVENING, edit=edit)
+        first = req["startTime"] == ms_from_date(date(2024, 1, 1))
+        page = "candle_snapshot_btc_1d_page1.json" if first else "candle_snapshot_btc_1d_page2.json"
+        return ok(page, date_header=JUNE_29_EVENING)
+
+    return handler
+
+
+async def test_day_inside_the_hourly_window_is_the_sum_of_its_24_hours() -> None:
+    sent: list[dict[str, Any]] = []
+    rows = await replay(one_day_hours(sent)).fetch_daily(BTC, date(2025, 6, 27), date(2025, 6, 29))
+    # Σ over the fixture's 24 hours of v × (o+h+l+c)/4 = 316234321.3666625 (the 1d candle says 332825413.67).
+    assert [(r.day, r.volume_usd, r.source) for r in rows] == [
+        (date(2025, 6, 27), Decimal("316234321.37"), HOURLY_SOURCE),
+        (date(2025, 6, 28), Decimal("0.00"), HISTORY_SOURCE),  # no hourly candles: the 1d figure
+        (date(2025, 6, 29), Decimal("243144518.75"), HISTORY_SOURCE),  # running day: 15 of 24 hours
+    ]
+    assert all(r.estimated for r in rows) and [r.complete for r in rows] == [True, True, False]
+    assert "interval=1h" in HOURLY_SOURCE and "per hour" in HOURLY_SOURCE
+    hourly = [s for s in sent if s["interval"] == "1h"]
+    assert hourly == [
+        {"coin": "BTC", "interval": "1h", "startTime": ms_from_date(date(2025, 6, 27)),
+         "endTime": ms_from_date(date(2025, 6, 30)) - 1},
+    ]  # fmt: skip
+
+
+async def test_day_older_than_the_last_5000_hours_keeps_its_1d_estimate_without_an_hourly_request() -> None:
+    sent: list[dict[str, Any]] = []
+    rows = await replay(one_day_hours(sent)).fetch_daily(BTC, date(2024, 1, 1), date(2024, 1, 3))
+    assert [(r.day, r.volume_usd, r.source) for r in rows] == [
+        (date(2024, 1, 1), Decimal("227437915.06"), HISTORY_SOURCE),
+        (date(2024, 1, 2), Decimal("442350617.29"), HISTORY_SOURCE),
+        (date(2024, 1, 3), Decimal("522166510.25"), HISTORY_SOURCE),
+    ]
+    assert [s["interval"] for s in sent] == ["1d"]
+
+
+async def test_day_with_a_missing_hour_keeps_its_1d_estimate() -> None:
+    def drop_hour_13(body: Any) -> Any:
+        return [c for c in body if c["t"] != ms_from_date(date(2025, 6, 27)) + 13 * 3_600_000]
+
+    rows = await replay(one_day_hours([], drop_hour_13)).fetch_daily(BTC, date(2025, 6, 27), date(2025, 6, 27))
+    assert [(r.day, r.volume_usd, r.source) for r in rows] == [
+        (date(2025, 6, 27), Decimal("332825413.67"), HISTORY_SOURCE),
+    ]
+
+
+async def test_hourly_answer_with_a_daily_candle_is_a_schema_error_naming_i() -> None:
+    def daily_interval(body: Any) -> Any:
+        body[0]["i"] = "1d"
+        return body
+
+    with pytest.raises(SchemaError) as error:
+        await replay(one_day_hours([], daily_interval)).fetch_daily(BTC, date(2025, 6, 27), date(2025, 6, 27))
+    assert error.value.field == "i"
 
 
 async def test_hourly_candles_are_rejected_rather_than_summed_as_days() -> None:
@@ -325,9 +395,42 @@ async def test_sim_two_years_of_daily_history_match_the_model_within_the_estimat
     market = Market(VENUE, coin, "linear", "trading", coin, "USDC")
     connector = sim_connector(app)
     rows = await connector.fetch_daily(market, SIM_NOW.date() - timedelta(days=730), SIM_NOW.date())
-    assert len(rows) == 731 and connector.client.requests_sent == 2
+    # Two 1d windows, then three 100-day 1h windows over the ~208 days the venue still serves hours for.
+    assert len(rows) == 731 and connector.client.requests_sent == 5
     assert_close_to_model(model, coin, rows)
     assert [r.complete for r in rows[-2:]] == [True, False]
+
+
+async def test_sim_days_inside_the_last_5000_hours_come_from_hours_and_older_ones_from_1d() -> None:
+    model, app, _ = sim()
+    rows = await sim_connector(app).fetch_daily(BTC, SIM_NOW.date() - timedelta(days=730), SIM_NOW.date())
+    # SIM_NOW is 2026-11-20 15:30: the oldest served hour is 15:00 - 4999 h = 2026-04-26 08:00, so
+    # 2026-04-27 is the first whole day; today (15 of 24 hours) stays on its running 1d candle.
+    hourly = [r.day for r in rows if r.source == HOURLY_SOURCE]
+    assert hourly[0] == date(2026, 4, 27) and hourly[-1] == date(2026, 11, 19)
+    assert len(hourly) == (date(2026, 11, 19) - date(2026, 4, 27)).days + 1
+    assert all(r.source == HISTORY_SOURCE for r in rows if r.day not in set(hourly))
+    market = sim_market(model, "BTC")
+    for row in rows:
+        if row.source == HOURLY_SOURCE:
+            exact = model.daily_usd(market, row.day)
+            assert abs(row.volume_usd - exact) <= exact * SIM_ESTIMATE_TOLERANCE, row
+
+
+async def test_sim_serves_hourly_candles_for_the_last_5000_hours_adding_up_to_the_model_day() -> None:
+    model, app, _ = sim()
+    req = {"coin": "BTC", "interval": "1h", "startTime": 0, "endTime": ms_from_date(SIM_NOW.date()) + 86_400_000}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+        candles = (await http.post("/info", json={"type": "candleSnapshot", "req": req})).json()
+    current_hour = ms_from_date(SIM_NOW.date()) + 15 * 3_600_000
+    assert candles[0]["t"] == current_hour - 4999 * 3_600_000 and candles[-1]["t"] == current_hour
+    assert len(candles) == 5000 and all(c["i"] == "1h" and c["T"] == c["t"] + 3_599_999 for c in candles)
+    day = ms_from_date(date(2026, 11, 19))
+    hours = [c for c in candles if day <= c["t"] < day + 86_400_000]
+    usd = sum(Decimal(c["v"]) * sum(Decimal(c[f]) for f in "ohlc") / 4 for c in hours)
+    exact = model.daily_usd(sim_market(model, "BTC"), date(2026, 11, 19))
+    assert len(hours) == 24 and abs(usd - exact) <= exact * SIM_ESTIMATE_TOLERANCE
 
 
 async def test_sim_delisted_market_keeps_history_for_the_days_it_traded() -> None:
