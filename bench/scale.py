@@ -87,6 +87,7 @@ class Report:
     expected_rows: int = 0
     missing: int = 0
     unexpected: int = 0
+    mismatch_sample: list[str] = field(default_factory=list)
     different: int = 0
     venue_total_mismatches: int = 0
     throttled: dict[str, int] = field(default_factory=dict)
@@ -234,6 +235,8 @@ async def backfill_phase(cfg: Config, procs: Processes, env: dict[str, str], dsn
         got = await stored(pool, today)
         report.missing = len(expected.keys() - got.keys())
         report.unexpected = len(got.keys() - expected.keys())
+        # A few of each, so a failing run says which (venue, market, day) went wrong.
+        report.mismatch_sample = sorted(map(str, expected.keys() ^ got.keys()))[:6]
         report.different = sum(1 for k in expected.keys() & got.keys() if expected[k] != got[k])
         report.venue_total_mismatches = int(await pool.fetchval(VENUE_MISMATCHES))
     finally:

@@ -34,7 +34,7 @@ async def test_workers_and_web_processes_share_one_storage_and_survive_kill_9(
     # Backfill from empty through the shared venue budgets: no 429, every (market, day) once, exact.
     assert sum(report.throttled.values()) == 0, report.throttled
     assert report.expected_rows > 0
-    assert (report.missing, report.unexpected, report.different) == (0, 0, 0)
+    assert (report.missing, report.unexpected, report.different) == (0, 0, 0), report.mismatch_sample
     assert report.venue_total_mismatches == 0
     assert report.worker_killed_at != "-"
     # One PUBLISH reaches the clients of both web processes.
