@@ -319,13 +319,20 @@ async def historical_volume_csv(query_args: HistoryQuery) -> Response:
     return await _historical(query_args, as_csv=True)
 
 
-async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
-    today = datetime.now(UTC).date()
+def parse_history_query(query: HistoryQuery, today: date) -> tuple[list[str], date, date]:
+    """(exchanges, start, end) of a history query, or a 400 naming what is wrong; every history
+    endpoint (venues, assets) reads its parameters through here."""
     try:
         exchanges = parse_exchanges(query.exchange)
         start, end = resolve_range(query.start_date, query.end_date, today)
     except QueryProblem as exc:
         raise bad_request(exc.code, exc.detail) from None
+    return exchanges, start, end
+
+
+async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
+    today = datetime.now(UTC).date()
+    exchanges, start, end = parse_history_query(query, today)
     spans = history.periods(start, end, query.granularity)
     cutoff = today - timedelta(days=1)
     async with _pool().acquire() as conn:

@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
-from core.history import PeriodDoc, QueryProblem, parse_exchanges, period_document, resolve_range
+from core.history import PeriodDoc, period_document
 from core.settings import Settings
 from storage.queries import assets as assets_q
 from storage.queries import daily, dashboard, history
 from webapp.assets_doc import build_asset, build_assets
 from webapp.errors import ApiError, ErrorBody, bad_request
-from webapp.views.api import CsvTable, Historical, HistoryQuery, _bounds, _csv_response
+from webapp.views.api import CsvTable, Historical, HistoryQuery, _bounds, _csv_response, parse_history_query
 
 blueprint = Blueprint("assets_api", __name__, url_prefix="/api/assets")
 
@@ -201,11 +201,7 @@ async def asset_history(
 ) -> tuple[list[PeriodDoc], dict[str, Any]]:
     """(periods, facts) of one asset's history, as `/api/volume/historical` lists them."""
     today = datetime.now(UTC).date()
-    try:
-        exchanges = parse_exchanges(query.exchange)
-        start, end = resolve_range(query.start_date, query.end_date, today)
-    except QueryProblem as exc:
-        raise bad_request(exc.code, exc.detail) from None
+    exchanges, start, end = parse_history_query(query, today)
     spans = history.periods(start, end, query.granularity)
     cutoff = today - timedelta(days=1)
     async with pool.acquire() as conn:
