@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from cli import process_tree
 from core.lifeline import name_self_as_parent
 from core.settings import Settings
 from core.venues import VENUES
@@ -27,6 +28,9 @@ from storage.migrate import migrate
 # A child that dies this soon after its start, this many times in a row, is broken, not unlucky.
 FAST_CRASH_SECONDS = 10.0
 FAST_CRASH_LIMIT = 3
+# How long children get to stop after SIGTERM: above the web server's own drain bound (`perpvol web
+# --drain-seconds`, default 10), so granian joins its workers itself before anything is killed.
+STOP_GRACE_SECONDS = 15.0
 
 
 class StartError(Exception):
@@ -187,6 +191,7 @@ class Supervisor:
     stopping: bool = False
     # Pause before restarting a child that died right after its start (tests shorten it).
     fast_crash_delay: float = 5.0
+    stop_grace: float = STOP_GRACE_SECONDS
 
     def add(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         child = Child(name, argv, env or self.env)
@@ -220,10 +225,12 @@ class Supervisor:
 
     def stop(self) -> None:
         self.stopping = True
+        # Noted before anything stops: once a child is gone its own children are no longer below it.
+        below = [p for child in self.children if child.process for p in process_tree.descendants(child.process.pid)]
         for child in self.children:
             if child.process and child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self.stop_grace
         for child in self.children:
             if child.process is None:
                 continue
@@ -233,6 +240,10 @@ class Supervisor:
                 child.process.kill()
                 child.process.wait()
             child.wait_for_output()
+        # A server worker whose parent was killed, or exited without joining it, ends here, not later.
+        killed = process_tree.end(below, max(1.0, deadline - time.monotonic()))
+        if killed:
+            print(f"perpvol: killed {len(killed)} process(es) that did not stop in time", file=sys.stderr)
 
 
 def cli_argv(*args: str) -> list[str]:

@@ -125,6 +125,44 @@ def test_supervisor_gives_up_on_a_child_that_keeps_crashing_and_says_which_and_w
     assert all(child.process is not None and child.process.poll() is not None for child in supervisor.children)
 
 
+# A server that forks a worker and, on SIGTERM, exits without joining it (granian does so when it is
+# killed mid-drain); the worker ignores SIGTERM. It writes the worker's pid to argv[1] once both run.
+FORKING_SERVER = """
+import os, signal, sys, time
+worker = os.fork()
+if worker == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+open(sys.argv[1], "w").write(str(worker))
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+while True:
+    time.sleep(1)
+"""
+
+
+def test_stopping_the_supervisor_also_ends_a_server_worker_its_child_left_behind(tmp_path: Path) -> None:
+    supervisor = Supervisor(dict(os.environ), stop_grace=1.0)
+    pid_file = tmp_path / "worker.pid"
+    web = supervisor.add("web", [sys.executable, "-c", FORKING_SERVER, str(pid_file)])
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the forking server never started its worker"
+        time.sleep(0.05)
+    worker = int(pid_file.read_text())
+    supervisor.stop()
+    assert web.process is not None and web.process.poll() is not None
+    assert not _running(worker), "the server's worker outlived the supervisor"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.fixture
 async def fresh_dsn(pg_dsn: str) -> AsyncIterator[str]:
     """A database name nobody has created yet (`up` creates it, and `<name>_sim`); both dropped after."""
