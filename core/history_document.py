@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Literal, Protocol, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
+from core.health import Bounds
 from core.history import HISTORY_SOURCE, PeriodDoc
 
 if TYPE_CHECKING:
     from core.settings import Settings
-
-
-class DayRange(Protocol):
-    """The UTC days a venue has stored (storage.queries.records.DayBounds)."""
-
-    @property
-    def first_day(self) -> date: ...
-    @property
-    def last_day(self) -> date: ...
 
 
 class StoredHistoryDoc(TypedDict):
@@ -57,7 +49,7 @@ def historical_document(
     exchanges: list[str],
     days: tuple[date, date],
     granularity: str,
-    bounds: Mapping[str, DayRange],
+    bounds: Mapping[str, Bounds],
     settings: Settings,
     source: str = HISTORY_SOURCE,
 ) -> HistoricalDoc:
@@ -72,7 +64,7 @@ def historical_document(
     }
 
 
-def _stored(name: str, bounds: DayRange | None) -> StoredHistoryDoc:
+def _stored(name: str, bounds: Bounds | None) -> StoredHistoryDoc:
     return {
         "exchange": name,
         "first_day": bounds.first_day.isoformat() if bounds else None,
