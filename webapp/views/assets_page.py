@@ -11,7 +11,8 @@ from webapp.view_models.assets import assets_context
 from webapp.view_models.status import asset_status_context
 from webapp.views.live import render_once, sse_event
 
-# Kept importable from here for the callers that know the Status page's assets section by this module.
+# asset_status_context lives in webapp.view_models.status; tests/workers/test_exact_days.py still imports it
+# from here, where it was before the view models moved out of the views.
 __all__ = ["asset_status_context", "render_assets_events"]
 
 
