@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -353,7 +353,25 @@ def ownership(exchange: str) -> str | None:
     return WATCHED if exchange in UNPROVEN_EXCHANGES else None
 
 
-def credential_doc(row: credentials.CredentialRow) -> dict[str, Any]:
+class KeyDoc(TypedDict):
+    """A stored key as the user sees it (webapp.views.account_api.KeyOut documents it for OpenAPI)."""
+
+    id: str
+    exchange: str
+    label: str
+    ownership: str | None
+    key: str  # the last four characters only
+    permissions: list[str]
+    status: str
+    status_detail: str | None
+    expires_at: str | None
+    created_at: str | None
+    last_sync_at: str | None
+    last_sync_error: str | None
+    history_from: str | None
+
+
+def credential_doc(row: credentials.CredentialRow) -> KeyDoc:
     return {
         "id": str(row.id),
         "exchange": row.exchange,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -16,6 +17,7 @@ import altair as alt
 
 from core.current_volume import EXCHANGES
 from core.venues import LABELS
+from webapp.assets_doc import AssetItemDoc
 from webapp.charts import COMPACT_USD, _color, _finish, _time_axis, _usd_axis
 
 SPLIT_DATA = "asset_split"
@@ -26,7 +28,7 @@ ASSET_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
 _TITLES = {"daily": "UTC day", "weekly": "ISO week (Monday, UTC)", "monthly": "Month (UTC)"}
 
 
-def split_rows(assets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def split_rows(assets: Sequence[AssetItemDoc]) -> list[dict[str, Any]]:
     """One row per asset and counted venue, for the stacked bar of the top assets."""
     rows = []
     for rank, item in enumerate(assets):
@@ -43,7 +45,7 @@ def split_rows(assets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def split_chart(assets: list[dict[str, Any]]) -> dict[str, Any]:
+def split_chart(assets: Sequence[AssetItemDoc]) -> dict[str, Any]:
     """Horizontal bars, one per asset (largest first), stacked by venue."""
     spec = copy.deepcopy(_split_template(len(assets)))
     spec["datasets"] = {SPLIT_DATA: split_rows(assets)}

@@ -290,7 +290,7 @@ def next_period(start: date, interval: str) -> date:
     return start + timedelta(days=1)
 
 
-def own_rows(periods: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
+def own_rows(periods: Sequence[Mapping[str, Any]], interval: str) -> list[dict[str, Any]]:
     """Chart rows from the account API's period rows (`period_start`, `exchange`, `volume_usd`, `fills`,
     `market_volume_usd`, `share`): one per period and venue, spanning the period; `share` is None where the
     venue's market volume for the period is not stored."""
@@ -316,19 +316,19 @@ def own_rows(periods: list[dict[str, Any]], interval: str) -> list[dict[str, Any
     return rows
 
 
-def _own_venues(periods: list[dict[str, Any]]) -> tuple[str, ...]:
+def _own_venues(periods: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     present = {p["exchange"] for p in periods}
     return tuple(name for name in EXCHANGES if name in present)
 
 
-def own_volume_chart(periods: list[dict[str, Any]], interval: str = "day") -> dict[str, Any]:
+def own_volume_chart(periods: Sequence[Mapping[str, Any]], interval: str = "day") -> dict[str, Any]:
     """The user's own USD volume per period, bars spanning each day/week/month, stacked by venue."""
     spec = copy.deepcopy(_own_template(interval, "volume", _own_venues(periods)))
     spec["datasets"] = {OWN_DATA: own_rows(periods, interval)}
     return spec
 
 
-def own_share_chart(periods: list[dict[str, Any]], interval: str = "day") -> dict[str, Any]:
+def own_share_chart(periods: Sequence[Mapping[str, Any]], interval: str = "day") -> dict[str, Any]:
     """The user's share of each venue's whole market volume per period, one line per venue (periods
     without a stored market figure are left out)."""
     spec = copy.deepcopy(_own_template(interval, "share", _own_venues(periods)))

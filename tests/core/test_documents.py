@@ -1,5 +1,5 @@
-"""The typed documents of core (checked by mypy where they are built and served) and the pydantic models
-that document them in OpenAPI (checked by schemathesis) describe the same fields."""
+"""The typed documents of core and the web app (checked by mypy where they are built and served) and the
+pydantic models that document them in OpenAPI (checked by schemathesis) describe the same fields."""
 
 from __future__ import annotations
 
@@ -21,7 +21,23 @@ from core.documents import (
 )
 from core.health import BackfillDoc, EstimateErrorDoc, ExchangesDoc, VenueHealthDoc
 from core.history import PeriodDoc, PeriodVenueDoc, period_document
+from core.history_document import AssetHistoricalDoc, HistoricalDoc, StoredHistoryDoc
 from storage.queries.history import PeriodVenue
+from webapp.accounts import KeyDoc
+from webapp.assets_doc import (
+    AssetDetailDoc,
+    AssetDetailVenueDoc,
+    AssetItemDoc,
+    AssetMarketDoc,
+    AssetsDoc,
+    AssetVenueDoc,
+    PublicAssetDoc,
+    PublicAssetVenueDoc,
+    UnmappedDoc,
+)
+from webapp.own_volume import OwnCurrentDoc, OwnHistoryDoc, OwnPeriodDoc, OwnTotalsDoc, OwnVenueDoc, PublicEmbedDoc
+from webapp.views.account import PublicEmbed
+from webapp.views.account_api import KeyOut, OwnCurrent, OwnHistory, OwnPeriod, OwnTotals, OwnVenue
 from webapp.views.api import (
     Backfill,
     Change24h,
@@ -29,10 +45,24 @@ from webapp.views.api import (
     CurrentVolume,
     EstimateErrorModel,
     Exchanges,
+    Historical,
+    HistoryBounds,
     HistoryPeriod,
     HistoryVenue,
     TopMarket,
     VenueHealth,
+)
+from webapp.views.assets_api import (
+    AssetDetail,
+    AssetDetailVenue,
+    AssetHistorical,
+    AssetItem,
+    AssetMarket,
+    Assets,
+    AssetVenue,
+    PublicAsset,
+    PublicAssetVenue,
+    UnmappedItem,
 )
 from webapp.views.public import PublicVenue, PublicVolume
 
@@ -50,6 +80,25 @@ PAIRS: list[tuple[Any, type[BaseModel]]] = [
     (VenueHealthDoc, VenueHealth),
     (BackfillDoc, Backfill),
     (EstimateErrorDoc, EstimateErrorModel),
+    (HistoricalDoc, Historical),
+    (StoredHistoryDoc, HistoryBounds),
+    (AssetHistoricalDoc, AssetHistorical),
+    (AssetsDoc, Assets),
+    (AssetItemDoc, AssetItem),
+    (AssetVenueDoc, AssetVenue),
+    (UnmappedDoc, UnmappedItem),
+    (AssetDetailDoc, AssetDetail),
+    (AssetDetailVenueDoc, AssetDetailVenue),
+    (AssetMarketDoc, AssetMarket),
+    (PublicAssetDoc, PublicAsset),
+    (PublicAssetVenueDoc, PublicAssetVenue),
+    (OwnCurrentDoc, OwnCurrent),
+    (OwnVenueDoc, OwnVenue),
+    (OwnTotalsDoc, OwnTotals),
+    (OwnPeriodDoc, OwnPeriod),
+    (OwnHistoryDoc, OwnHistory),
+    (KeyDoc, KeyOut),
+    (PublicEmbedDoc, PublicEmbed),
 ]
 
 

@@ -20,6 +20,7 @@ from storage.current_cache import build_from_db, encode
 from storage.queries import assets, daily, markets, snapshots, status
 from webapp.app import create_app
 from webapp.broadcast import Update
+from webapp.view_models import assets as assets_view_model
 from webapp.views import assets_page
 
 HX = {"HX-Request": "true"}
@@ -162,11 +163,11 @@ def test_the_venue_split_bar_says_which_venue_is_stale_and_draws_only_counted_on
         {"exchange": "woox", "label": "WOO X", "share": "0.25", "stale": False},
         {"exchange": "paradex", "label": "Paradex", "share": None, "stale": True},
     ]}
-    split = assets_page.split_segments(item)
+    split = assets_view_model.split_segments(item)
     assert [(s["x"], s["w"]) for s in split["segments"]] == [("0.000", "75.000"), ("75.000", "25.000")]
     assert split["split_label"] == "Bybit 75.00%, WOO X 25.00%, Paradex stale, not counted"
     no_volume = {"exchanges": [{"exchange": "bybit", "label": "Bybit", "share": None, "stale": False}]}
-    quiet = assets_page.split_segments(no_volume)
+    quiet = assets_view_model.split_segments(no_volume)
     assert quiet == {"segments": [], "split_label": "Bybit —"}
 
 

@@ -23,7 +23,8 @@ from storage.queries import daily, snapshots, status
 from webapp.app import create_app
 from webapp.broadcast import Update
 from webapp.formatting import age, percent, signed_percent, usd_compact, usd_full
-from webapp.views import embed_page, overview_page
+from webapp.view_models import embed as embed_page
+from webapp.views import overview_page
 
 ROOT = Path(__file__).resolve().parents[2]
 HX = {"HX-Request": "true"}

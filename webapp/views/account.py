@@ -10,8 +10,6 @@ import csv
 import io
 import secrets
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -21,11 +19,10 @@ from quart.typing import ResponseReturnValue
 from quart_schema import document_response, hide
 from werkzeug.wrappers.response import Response as Redirect
 
-from core.current_volume import iso
-from core.venues import LABELS
 from storage.queries import credentials, fills, users
 from webapp import accounts, charts
 from webapp.errors import ApiError, ErrorBody, bad_request
+from webapp.own_volume import OwnPeriodDoc, build_own_current, build_own_periods, build_public_embed
 
 blueprint = Blueprint("account", __name__)
 
@@ -35,49 +32,7 @@ MAX_HISTORY_DAYS = 3660
 PAGE_PERIODS: dict[fills.Interval, int] = {"day": 30, "week": 12, "month": 12}
 
 
-# ---- documents ----------------------------------------------------------------------------------------
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.quantize(Decimal("0.01")), "f")
-
-
-def _share(own: Decimal, market: Decimal | None) -> str | None:
-    return None if not market else format((own / market).quantize(Decimal("0.0000001")), "f")
-
-
-async def current_doc(user: users.User) -> dict[str, Any]:
-    now = accounts.state().now()
-    pool = accounts.pool()
-    own = {r.exchange: r for r in await fills.select_own_current(pool, user.id, now)}
-    keys = await credentials.select_credentials(pool, user.id)
-    market = await fills.select_market_current(pool)
-    venues = sorted(set(own) | {k.exchange for k in keys}, key=list(LABELS).index)
-    rows = []
-    for exchange in venues:
-        figures = own.get(exchange) or fills.OwnCurrent(exchange, Decimal(0), Decimal(0), 0)
-        rows.append(
-            {
-                "exchange": exchange,
-                "label": LABELS.get(exchange, exchange),
-                "volume_24h_usd": _money(figures.volume_24h_usd),
-                "volume_30d_usd": _money(figures.volume_30d_usd),
-                "fills_30d": figures.fills_30d,
-                "market_volume_24h_usd": _money(market.get(exchange)),
-                "share_24h": _share(figures.volume_24h_usd, market.get(exchange)),
-                "ownership": accounts.ownership(exchange),
-            }
-        )
-    return {
-        "as_of": iso(now),
-        "windows": {"volume_24h_usd": "rolling_24h", "volume_30d_usd": "rolling_30d (what fee tiers use)"},
-        "exchanges": rows,
-        "total": {
-            "volume_24h_usd": _money(sum((r.volume_24h_usd for r in own.values()), Decimal(0))),
-            "volume_30d_usd": _money(sum((r.volume_30d_usd for r in own.values()), Decimal(0))),
-        },
-        "keys": [accounts.credential_doc(k) for k in keys],
-    }
+# ---- requests and responses ---------------------------------------------------------------------------
 
 
 def history_query() -> tuple[date, date, fills.Interval]:
@@ -95,22 +50,7 @@ def history_query() -> tuple[date, date, fills.Interval]:
     return start, end, interval  # type: ignore[return-value]
 
 
-async def history_rows(user: users.User, start: date, end: date, interval: fills.Interval) -> list[dict[str, Any]]:
-    periods = await fills.select_own_history(accounts.pool(), user.id, start, end, interval)
-    return [
-        {
-            "period_start": p.period_start.isoformat(),
-            "exchange": p.exchange,
-            "volume_usd": _money(p.volume_usd),
-            "fills": p.fills,
-            "market_volume_usd": _money(p.market_volume_usd),
-            "share": _share(p.volume_usd, p.market_volume_usd),
-        }
-        for p in periods
-    ]
-
-
-def csv_response(rows: list[dict[str, Any]]) -> Response:
+def csv_response(rows: list[OwnPeriodDoc]) -> Response:
     out = io.StringIO()
     columns = ("period_start", "exchange", "volume_usd", "fills", "market_volume_usd", "share")
     writer = csv.DictWriter(out, columns, lineterminator="\n")
@@ -149,17 +89,7 @@ async def public_embed(token: str) -> Response:
     user = await users.select_user_by_embed_token(accounts.pool(), token) if len(token) < 100 else None
     if user is None:
         raise ApiError(404, "not_found", "no such embed token (it may have been revoked)")
-    now = accounts.state().now()
-    own = await fills.select_own_current(accounts.pool(), user.id, now)
-    doc: dict[str, Any] = {"as_of": iso(now), "data_mode": accounts.state().settings.data_mode}
-    if "volume_24h" in user.embed_fields:
-        doc["volume_24h_usd"] = _money(sum((r.volume_24h_usd for r in own), Decimal(0)))
-    if "volume_30d" in user.embed_fields:
-        doc["volume_30d_usd"] = _money(sum((r.volume_30d_usd for r in own), Decimal(0)))
-    watched = sorted({r.exchange for r in own if accounts.ownership(r.exchange) and r.volume_30d_usd})
-    if watched:
-        doc["unproven"] = f"includes volume of a {accounts.WATCHED} ({', '.join(watched)})"
-    response = jsonify(doc)
+    response = jsonify(await build_public_embed(user))
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
@@ -186,12 +116,12 @@ async def account_page() -> ResponseReturnValue:
         interval = "day"
     today = accounts.state().now().date()
     start = page_start(today, interval)
-    rows = await history_rows(user, start, today, interval)
+    rows = await build_own_periods(user, start, today, interval)
     return await render_template(
         "pages/account_volume.html",
         page="account",
         user=user,
-        doc=await current_doc(user),
+        doc=await build_own_current(user),
         history=rows,
         interval=interval,
         start=start.isoformat(),

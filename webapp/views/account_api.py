@@ -18,7 +18,8 @@ from quart_schema import document_response, validate_request
 from storage.queries import credentials, users
 from webapp import accounts
 from webapp.errors import ApiError, ErrorBody
-from webapp.views.account import csv_response, current_doc, history_query, history_rows, no_store
+from webapp.own_volume import build_own_current, build_own_periods, own_history_document
+from webapp.views.account import csv_response, history_query, no_store
 
 blueprint = Blueprint("account_api", __name__, url_prefix="/api")
 
@@ -157,7 +158,7 @@ async def delete_key(credential_id: UUID) -> Response:
 async def my_current_volume() -> Response:
     """The user's own perp volume per venue: rolling 24 h and 30 days, and the share of the venue's market."""
     user = await accounts.require_user()
-    return no_store(jsonify(await current_doc(user)))
+    return no_store(jsonify(await build_own_current(user)))
 
 
 @blueprint.get("/me/volume/historical")
@@ -169,11 +170,10 @@ async def my_historical_volume() -> Response:
     `format=csv` for a CSV file instead of JSON."""
     user = await accounts.require_user()
     start, end, interval = history_query()
-    rows = await history_rows(user, start, end, interval)
+    rows = await build_own_periods(user, start, end, interval)
     if request.args.get("format") == "csv":
         return no_store(csv_response(rows))
-    doc = {"start": start.isoformat(), "end": end.isoformat(), "interval": interval, "rows": rows}
-    return no_store(jsonify(doc))
+    return no_store(jsonify(own_history_document(start, end, interval, rows)))
 
 
 @blueprint.post("/me/embed")

@@ -4,7 +4,9 @@ everywhere else, and enrol or remove an optional TOTP second factor (core/totp.p
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, Literal, NotRequired, TypedDict
 
 from quart import Blueprint, redirect, render_template, request
 from quart.typing import ResponseReturnValue
@@ -14,6 +16,7 @@ from core import totp as otp
 from core.security import CredentialDecryptError, password_problem
 from storage.queries import totp, users
 from webapp import accounts
+from webapp.signin_throttle import SigninThrottle
 from webapp.views.account import page_user
 
 blueprint = Blueprint("account_security", __name__)
@@ -29,7 +32,14 @@ NO_SECRET = (
 )
 
 
-async def _totp_context(user: users.User) -> dict[str, Any]:
+class TotpState(TypedDict):
+    totp: Literal["off", "enrolling", "on"]
+    recovery_left: NotRequired[int]
+    totp_secret: NotRequired[str]  # while enrolling: to type into the authenticator
+    totp_qr: NotRequired[str]  # while enrolling: the QR code as a data: URI
+
+
+async def _totp_context(user: users.User) -> TotpState:
     """`totp` is "off", "enrolling" (with the QR code and secret to type) or "on"."""
     row = await totp.select_totp(accounts.pool(), user.id)
     if row is None:
@@ -58,7 +68,7 @@ async def _page(user: users.User, status: int = 200, **context: Any) -> tuple[st
         for row in rows
     ]
     idle_hours = round(accounts.state().settings.session_idle_minutes / 60, 1)
-    factor = await _totp_context(user) if accounts.state().settings.app_secret_key else {"totp": "off"}
+    factor: TotpState = await _totp_context(user) if accounts.state().settings.app_secret_key else {"totp": "off"}
     page = await render_template(
         "pages/account_security.html",
         page="account",
@@ -70,36 +80,73 @@ async def _page(user: users.User, status: int = 200, **context: Any) -> tuple[st
     return page, status
 
 
+class FormError(Exception):
+    """A form that cannot be done as sent: the page is shown again with `message` and `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+SecurityView = Callable[[users.User], Awaitable[ResponseReturnValue]]
+
+
+def security_form(view: SecurityView) -> Callable[[], Awaitable[ResponseReturnValue]]:
+    """The signed-in user's security view: signed-out browsers go to the sign-in page, and a `FormError`
+    the view raises shows the page again with the error (one place for every form's error answer)."""
+
+    @wraps(view)
+    async def wrapper() -> ResponseReturnValue:
+        user = await page_user()
+        if not isinstance(user, users.User):
+            return user
+        try:
+            return await view(user)
+        except FormError as exc:
+            return await _page(user, exc.status, error=exc.message)
+
+    return wrapper
+
+
+async def _throttle_for(user: users.User, too_many: str) -> tuple[SigninThrottle, str]:
+    """The sign-in throttle and client address for a form that asks for the password; a 429 `FormError`
+    while the user must wait."""
+    throttle, address = accounts.signin_throttle(), accounts.client_address()
+    wait = await throttle.wait(user.email, address)
+    if wait is not None:
+        raise FormError(429, f"{too_many}: try again in {wait} s.")
+    return throttle, address
+
+
+def _require_secret_key() -> None:
+    if accounts.state().settings.app_secret_key is None:
+        raise FormError(400, NO_SECRET)
+
+
 @blueprint.get("/account/security")
 @hide
-async def security_page() -> ResponseReturnValue:
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
+@security_form
+async def security_page(user: users.User) -> ResponseReturnValue:
     return await _page(user, notice=NOTICES.get(request.args.get("done", "")))
 
 
 @blueprint.post("/account/password")
 @hide
-async def change_password() -> ResponseReturnValue:
+@security_form
+async def change_password(user: users.User) -> ResponseReturnValue:
     """Needs the current password (wrong answers count in the sign-in throttle); ends other sessions."""
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
     form = await request.form
-    throttle, address = accounts.signin_throttle(), accounts.client_address()
-    wait = await throttle.wait(user.email, address)
-    if wait is not None:
-        return await _page(user, 429, error=f"Too many wrong passwords: try again in {wait} s.")
+    throttle, address = await _throttle_for(user, "Too many wrong passwords")
     passwords = accounts.state().passwords
     login = await users.select_user_login(accounts.pool(), user.email)
     if login is None or not await passwords.verify(login.password_hash, form.get("current_password", "")):
         await throttle.record_failure(user.email, address)
-        return await _page(user, 400, error="The current password is wrong.")
+        raise FormError(400, "The current password is wrong.")
     new = form.get("new_password", "")
     problem = password_problem(new, user.email)
     if problem:
-        return await _page(user, 400, error=problem)
+        raise FormError(400, problem)
     await users.update_password_hash(accounts.pool(), user.id, await passwords.hash(new))
     await users.delete_user_sessions(accounts.pool(), user.id, keep=accounts.current_token_hash())
     return redirect("/account/security?done=password", 303)
@@ -107,44 +154,36 @@ async def change_password() -> ResponseReturnValue:
 
 @blueprint.post("/account/sessions/end-others")
 @hide
-async def end_other_sessions() -> ResponseReturnValue:
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
+@security_form
+async def end_other_sessions(user: users.User) -> ResponseReturnValue:
     await users.delete_user_sessions(accounts.pool(), user.id, keep=accounts.current_token_hash())
     return redirect("/account/security?done=others", 303)
 
 
 @blueprint.post("/account/totp/start")
 @hide
-async def start_totp() -> ResponseReturnValue:
+@security_form
+async def start_totp(user: users.User) -> ResponseReturnValue:
     """A new secret, stored sealed but not yet enabled; the page then shows its QR code."""
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
-    if accounts.state().settings.app_secret_key is None:
-        return await _page(user, 400, error=NO_SECRET)
+    _require_secret_key()
     sealed = otp.seal_secret(await accounts.cipher(), otp.new_secret(), user.id)
     if not await totp.upsert_enrolment(accounts.pool(), user.id, sealed):
-        return await _page(user, 409, error="Two-factor sign-in is already on.")
+        raise FormError(409, "Two-factor sign-in is already on.")
     return redirect("/account/security#totp", 303)
 
 
 @blueprint.post("/account/totp/confirm")
 @hide
-async def confirm_totp() -> ResponseReturnValue:
+@security_form
+async def confirm_totp(user: users.User) -> ResponseReturnValue:
     """Enable the enrolled secret once a code from it is right; show the recovery codes, once."""
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
-    if accounts.state().settings.app_secret_key is None:
-        return await _page(user, 400, error=NO_SECRET)
+    _require_secret_key()
     row = await totp.select_totp(accounts.pool(), user.id)
     if row is None or row.enabled:
-        return await _page(user, 409, error="There is no two-factor enrolment to confirm.")
+        raise FormError(409, "There is no two-factor enrolment to confirm.")
     form = await request.form
     if not await accounts.second_factor_ok(user.id, form.get("code", "")):
-        return await _page(user, 400, error="That code is wrong: check the phone's clock and try the next one.")
+        raise FormError(400, "That code is wrong: check the phone's clock and try the next one.")
     codes = otp.new_recovery_codes()
     await totp.enable(accounts.pool(), user.id, accounts.state().now(), [otp.recovery_code_hash(c) for c in codes])
     return await _page(user, recovery_codes=codes, notice="Two-factor sign-in is on.")
@@ -152,23 +191,18 @@ async def confirm_totp() -> ResponseReturnValue:
 
 @blueprint.post("/account/totp/disable")
 @hide
-async def disable_totp() -> ResponseReturnValue:
+@security_form
+async def disable_totp(user: users.User) -> ResponseReturnValue:
     """Needs the current password and a valid code (or a recovery code); wrong answers count in the
     sign-in throttle."""
-    user = await page_user()
-    if not isinstance(user, users.User):
-        return user
     form = await request.form
-    throttle, address = accounts.signin_throttle(), accounts.client_address()
-    wait = await throttle.wait(user.email, address)
-    if wait is not None:
-        return await _page(user, 429, error=f"Too many wrong answers: try again in {wait} s.")
+    throttle, address = await _throttle_for(user, "Too many wrong answers")
     login = await users.select_user_login(accounts.pool(), user.email)
     password_ok = login is not None and await accounts.state().passwords.verify(
         login.password_hash, form.get("current_password", "")
     )
     if not password_ok or not await accounts.second_factor_ok(user.id, form.get("code", "")):
         await throttle.record_failure(user.email, address)
-        return await _page(user, 400, error="The password or the code is wrong.")
+        raise FormError(400, "The password or the code is wrong.")
     await totp.delete_totp(accounts.pool(), user.id)
     return redirect("/account/security?done=totp-off", 303)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import asyncpg
@@ -16,26 +16,15 @@ from pydantic import BaseModel, BeforeValidator, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
-from core.current_volume import iso
-from core.exact_days import estimate_errors
-from core.health import exchanges_document
-from core.history import (
-    HISTORY_SOURCE,
-    PeriodDoc,
-    PeriodVenueDoc,
-    QueryProblem,
-    money,
-    parse_exchanges,
-    period_document,
-    resolve_range,
-)
+from core.history import PeriodDoc, PeriodVenueDoc, QueryProblem, parse_exchanges, resolve_range
+from core.history_document import historical_document
 from core.settings import Settings
+from core.top_markets import top_markets_document
 from storage.current_cache import serve_current
-from storage.queries import checkpoints, daily, history, snapshots, status
-from storage.queries import dashboard as dash
-from storage.queries import exact_days as exact_q
+from storage.queries import snapshots
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, bad_request
+from webapp.volume_docs import build_exchanges, build_history
 
 CSV_COLUMNS = (
     "period_start", "period_end", "exchange", "volume_usd", "days_covered", "days_expected",
@@ -277,14 +266,7 @@ async def current_volume(query_args: CurrentQuery) -> Response:
     hub: Hub = current_app.extensions["hub"]
     doc = await serve_current(_pool(), _settings(), hub.latest.doc if hub.latest else None)
     if query_args.markets and doc["served_from"] == "database":
-        rows = await snapshots.select_top_markets(_pool(), query_args.markets)
-        doc["top_markets"] = [
-            {
-                "exchange": r.exchange, "symbol": r.symbol, "base": r.base, "quote": r.quote,
-                "volume_usd": money(r.volume_usd), "estimated": r.estimated, "as_of": iso(r.as_of),
-            }
-            for r in rows
-        ]
+        doc["top_markets"] = top_markets_document(await snapshots.select_top_markets(_pool(), query_args.markets))
     return jsonify(doc)
 
 
@@ -333,37 +315,14 @@ def parse_history_query(query: HistoryQuery, today: date) -> tuple[list[str], da
 async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
     today = datetime.now(UTC).date()
     exchanges, start, end = parse_history_query(query, today)
-    spans = history.periods(start, end, query.granularity)
-    cutoff = today - timedelta(days=1)
-    async with _pool().acquire() as conn:
-        rows = await history.select_period_volumes(conn, start, end, query.granularity, exchanges)
-        pending = await history.select_pending_markets(
-            conn, [(p, min(last, cutoff)) for p, _, last in spans], exchanges
-        )
-        bounds = await daily.select_daily_bounds(conn)
-    found = {(r.period_start, r.exchange): r for r in rows}
-    periods = [period_document(span, exchanges, found, pending) for span in spans]
+    found = await build_history(_pool(), exchanges, (start, end), query.granularity, today)
     if as_csv:
-        return _csv_response(periods, start, end, query.granularity)
-    settings = _settings()
-    return jsonify({
-        "start_date": start.isoformat(), "end_date": end.isoformat(), "granularity": query.granularity,
-        "window": "utc_day", "week_start": "monday", "unit": "USD", "source": HISTORY_SOURCE,
-        "data_mode": settings.data_mode, "simulated": settings.simulated, "exchanges": exchanges,
-        "stored_history": [_bounds(name, bounds.get(name)) for name in exchanges],
-        "periods": periods,
-    })
+        return history_csv_response(found.periods, start, end, query.granularity)
+    doc = historical_document(found.periods, exchanges, (start, end), query.granularity, found.bounds, _settings())
+    return jsonify(doc)
 
 
-def _bounds(name: str, bounds: Any) -> dict[str, Any]:
-    return {
-        "exchange": name,
-        "first_day": bounds.first_day.isoformat() if bounds else None,
-        "last_day": bounds.last_day.isoformat() if bounds else None,
-    }
-
-
-def _csv_response(periods: list[PeriodDoc], start: date, end: date, granularity: str) -> Response:
+def history_csv_response(periods: list[PeriodDoc], start: date, end: date, granularity: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -403,26 +362,4 @@ async def exchanges() -> Response:
     `estimate_error` is the median and worst absolute % by which the candle-based estimate missed the
     exact figure (the venue's rolling 24 h volume read at 00:00 UTC), over the days with both.
     """
-    settings = _settings()
-    now = datetime.now(UTC)
-    through = now.date() - timedelta(days=1)
-    since = now.date() - timedelta(days=settings.history_days)
-    async with _pool().acquire() as conn:
-        health = await status.select_venue_status(conn)
-        progress = await checkpoints.select_backfill_progress(conn)
-        bounds = await daily.select_daily_bounds(conn)
-        complete = await dash.select_completeness(conn, since, through, [row.exchange for row in health])
-        comparisons = await exact_q.select_day_comparisons(conn)
-    doc = exchanges_document(
-        health,
-        progress,
-        bounds,
-        now=now,
-        data_mode=settings.data_mode,
-        stale_seconds=settings.stale_seconds,
-        completeness=complete,
-        since=since,
-        through=through,
-        estimate_errors=estimate_errors(comparisons),
-    )
-    return jsonify(doc)
+    return jsonify(await build_exchanges(_pool(), _settings(), datetime.now(UTC)))

@@ -9,26 +9,29 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import asyncpg
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
-from core.history import PeriodDoc, period_document
+from core.history_document import AssetHistoricalDoc, historical_document
 from core.settings import Settings
-from storage.queries import assets as assets_q
-from storage.queries import daily, dashboard, history
-from webapp.assets_doc import build_asset, build_assets
+from webapp.assets_doc import (
+    ASSET_HISTORY_SOURCE,
+    PublicAssetDoc,
+    build_asset,
+    build_asset_history,
+    build_assets,
+    public_asset_document,
+)
 from webapp.errors import ApiError, ErrorBody, bad_request
-from webapp.views.api import CsvTable, Historical, HistoryQuery, _bounds, _csv_response, parse_history_query
+from webapp.views.api import CsvTable, Historical, HistoryQuery, history_csv_response, parse_history_query
 
 blueprint = Blueprint("assets_api", __name__, url_prefix="/api/assets")
 
 _ASSET = re.compile(r"[A-Za-z0-9]{1,40}")
-HISTORY_SOURCE = "sum of the asset's per-market UTC-day volume on every venue (USD notional)"
 
 
 class AssetsQuery(BaseModel):
@@ -196,44 +199,22 @@ async def asset_historical_csv(asset: str, query_args: HistoryQuery) -> Response
     return await _historical(parse_asset(asset), query_args, as_csv=True)
 
 
-async def asset_history(
-    pool: asyncpg.Pool, asset: str, query: HistoryQuery
-) -> tuple[list[PeriodDoc], dict[str, Any]]:
-    """(periods, facts) of one asset's history, as `/api/volume/historical` lists them."""
+async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Response:
     today = datetime.now(UTC).date()
     exchanges, start, end = parse_history_query(query, today)
-    spans = history.periods(start, end, query.granularity)
-    cutoff = today - timedelta(days=1)
-    async with pool.acquire() as conn:
-        if not await assets_q.asset_exists(conn, asset):
-            raise _unknown(asset)
-        rows = await assets_q.select_asset_period_volumes(conn, asset, start, end, query.granularity, exchanges)
-        lagging = await assets_q.select_asset_lagging(conn, asset, cutoff, exchanges)
-        bounds = await daily.select_daily_bounds(conn)
-    pending = dashboard.pending_by_period(lagging, [(p, min(last, cutoff)) for p, _, last in spans])
-    found = {(r.period_start, r.exchange): r for r in rows}
-    periods = [period_document(span, exchanges, found, pending) for span in spans]
-    facts: dict[str, Any] = {"start": start, "end": end, "exchanges": exchanges, "bounds": bounds}
-    return periods, facts
-
-
-async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Response:
-    periods, facts = await asset_history(_pool(), asset, query)
-    start, end = facts["start"], facts["end"]
+    found = await build_asset_history(_pool(), asset, exchanges, (start, end), query.granularity, today)
+    if found is None:
+        raise _unknown(asset)
     if as_csv:
-        response = _csv_response(periods, start, end, query.granularity)
+        response = history_csv_response(found.periods, start, end, query.granularity)
         name = f"perpvol-{asset}-{query.granularity}-{start}-{end}.csv"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    settings = _settings()
-    return jsonify({
-        "asset": asset,
-        "start_date": start.isoformat(), "end_date": end.isoformat(), "granularity": query.granularity,
-        "window": "utc_day", "week_start": "monday", "unit": "USD", "source": HISTORY_SOURCE,
-        "data_mode": settings.data_mode, "simulated": settings.simulated, "exchanges": facts["exchanges"],
-        "stored_history": [_bounds(name, facts["bounds"].get(name)) for name in facts["exchanges"]],
-        "periods": periods,
-    })
+    doc = historical_document(
+        found.periods, exchanges, (start, end), query.granularity, found.bounds, _settings(), ASSET_HISTORY_SOURCE
+    )
+    asset_doc: AssetHistoricalDoc = {"asset": asset, **doc}
+    return jsonify(asset_doc)
 
 
 # ---- the widget's `data-asset` ----
@@ -263,19 +244,6 @@ class PublicAsset(BaseModel):
     exchanges: list[PublicAssetVenue]
 
 
-def public_asset_document(detail: dict[str, Any]) -> dict[str, Any]:
-    """The asset detail in the shape of the current-volume document the widget reads."""
-    return {
-        "as_of": detail["as_of"], "data_mode": detail["data_mode"], "simulated": detail["simulated"],
-        "asset": detail["asset"], "window": "rolling_24h", "unit": "USD", "total_usd": detail["volume_usd"],
-        "complete": detail["complete"], "estimated": detail["estimated"],
-        "exchanges": [
-            {"exchange": v["exchange"], "label": v["label"], "volume_usd": v["volume_usd"], "stale": v["stale"]}
-            for v in detail["exchanges"]
-        ],
-    }
-
-
 @public_blueprint.get("/public/asset/<asset>")
 @document_response(PublicAsset, 200)
 @document_response(ErrorBody, 400)
@@ -290,7 +258,7 @@ async def public_asset(asset: str) -> Response:
     name = parse_asset(asset)
     now = time.monotonic()
     # Per app (each has its own database): asset -> (monotonic time built, document).
-    cache: dict[str, tuple[float, dict[str, Any]]] = current_app.extensions.setdefault("public_assets", {})
+    cache: dict[str, tuple[float, PublicAssetDoc]] = current_app.extensions.setdefault("public_assets", {})
     cached = cache.get(name)
     if cached is None or now - cached[0] > PUBLIC_CACHE_SECONDS:
         detail = await build_asset(_pool(), _settings(), name)

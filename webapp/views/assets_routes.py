@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
+from webapp.view_models.assets import AssetContext, asset_context, assets_context, compare_context, parse_asset_name
+from webapp.view_models.overview import current_doc
 from webapp.views import assets_api
-from webapp.views.assets_page import (
-    asset_context,
-    assets_context,
-    compare_context,
-    parse_asset_name,
-    render_assets_events,
-)
+from webapp.views.assets_page import render_assets_events
 from webapp.views.live import sse_response
-from webapp.views.overview_page import current_doc
 from webapp.views.pages import _gzip_html, _is_htmx, _page_or_partial, _pool, _settings
 
 assets_pages_bp = Blueprint("asset_pages", __name__)
@@ -49,7 +44,7 @@ async def compare_page() -> str:
     return await _page_or_partial("pages/asset_compare.html", "partials/_asset_compare.html", context, "assets")
 
 
-async def _asset_context(asset: str) -> dict[str, Any] | None:
+async def _asset_context(asset: str) -> AssetContext | None:
     """The asset page's context, or None when the name is not an asset perpvol knows."""
     name = parse_asset_name(asset)
     if name is None:

@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
-from quart import Blueprint, Response, current_app, request, websocket
+from quart import Blueprint, Quart, Response, current_app, request, websocket
 from quart_schema import document_response
 
 from webapp.broadcast import Hub, Update
@@ -70,6 +71,23 @@ def _hub() -> Hub:
 
 def _heartbeat_seconds() -> float:
     return float(current_app.config.get("PERPVOL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+
+
+@dataclass
+class _Rendered:
+    seq: int = -1
+    payload: bytes = b""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def render_once(app: Quart, name: str, update: Update, render: Callable[[], Awaitable[bytes]]) -> bytes:
+    """The SSE bytes `render` makes of an update, rendered once per update in this process (under a lock,
+    so a burst of clients waits for one rendering) and shared by every client of the stream `name`."""
+    cache: _Rendered = app.extensions.setdefault(name, _Rendered())
+    async with cache.lock:
+        if cache.seq != update.seq:
+            cache.seq, cache.payload = update.seq, await render()
+        return cache.payload
 
 
 def sse_event(event: str, data: str, event_id: int | None = None) -> bytes:

@@ -1,8 +1,8 @@
 """The dashboard's routes: server-rendered pages, and the htmx partials that update their regions.
 
-Each page's view model lives in its own module (`overview_page`, `history_page`, `markets_page`,
-`status_page`, `embed_page`); this one maps URLs to them. htmx requests get the region's partial
-(`templates/partials/_*.html`) alone, full requests the page around it.
+Each page's view model (its figures, typed) lives in `webapp/view_models/` (`overview`, `history`,
+`markets`, `status`, `embed`); this module maps URLs to them and renders. htmx requests get the region's
+partial (`templates/partials/_*.html`) alone, full requests the page around it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -19,18 +20,17 @@ from quart import Blueprint, Quart, Response, current_app, render_template, requ
 
 from core.settings import Settings
 from core.venues import LABELS
-from storage.queries import snapshots
 from webapp import charts
 from webapp.formatting import register_filters
 from webapp.security_headers import register_security_headers
-from webapp.views.assets_page import asset_status_context
-from webapp.views.embed_page import embed_context
-from webapp.views.history_page import HistoryState, history_context
+from webapp.view_models.embed import embed_context
+from webapp.view_models.history import history_context
+from webapp.view_models.markets import markets_context, parse_markets_state
+from webapp.view_models.overview import current_doc, overview_context
+from webapp.view_models.page_args import STATIC_DIR
+from webapp.view_models.status import status_context, status_page_context
 from webapp.views.live import sse_response
-from webapp.views.markets_page import market_rows, parse_markets_state
-from webapp.views.overview_page import OVERVIEW_REGIONS, current_doc, overview_context, render_overview_events
-from webapp.views.page_args import STATIC_DIR
-from webapp.views.status_page import status_context
+from webapp.views.overview_page import OVERVIEW_REGIONS, render_overview_events
 
 pages_bp = Blueprint("pages", __name__)
 
@@ -50,6 +50,7 @@ def register_pages(app: Quart) -> None:
     async def _page_context() -> dict[str, Any]:
         settings: Settings = app.config["PERPVOL"]
         return {"simulated": settings.simulated, "data_mode": settings.data_mode}
+
 
 
 @lru_cache(maxsize=64)
@@ -93,7 +94,7 @@ def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
 
 
-async def _page_or_partial(page: str, partial: str, context: dict[str, Any], name: str) -> str:
+async def _page_or_partial(page: str, partial: str, context: Mapping[str, Any], name: str) -> str:
     """The region's partial for an htmx request, else the whole page around it."""
     if _is_htmx():
         return await render_template(partial, **context)
@@ -143,7 +144,7 @@ async def history_export(fmt: Literal["svg", "png"]) -> Response:
 
     context = await history_context(_pool(), request.args, datetime.now(UTC).date())
     spec = dict(context["spec"], width=960, autosize={"type": "pad"})
-    state: HistoryState = context["state"]
+    state = context["state"]
     name = f"perpvol-{state.granularity}-{state.start}-{state.end}.{fmt}"
     if fmt == "svg":
         body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
@@ -161,19 +162,16 @@ async def history_export(fmt: Literal["svg", "png"]) -> Response:
 
 @pages_bp.get("/markets")
 async def markets_page() -> str:
-    state = parse_markets_state(request.args)
-    markets = await snapshots.select_top_markets(_pool(), 100_000)
-    rows, total = market_rows(markets, state)
-    context = {"state": state, "rows": rows, "total_usd": total, "market_count": len(markets)}
+    context = await markets_context(_pool(), parse_markets_state(request.args))
     return await _page_or_partial("pages/markets.html", "partials/_markets_table.html", context, "markets")
 
 
 @pages_bp.get("/status")
 async def status_page() -> str:
-    context = await status_context(_pool(), _settings())
-    if not _is_htmx():
-        context.update(await asset_status_context(_pool()))
-    return await _page_or_partial("pages/status.html", "partials/_status_table.html", context, "status")
+    if _is_htmx():
+        return await render_template("partials/_status_table.html", **await status_context(_pool(), _settings()))
+    context = await status_page_context(_pool(), _settings())
+    return await render_template("pages/status.html", page="status", **context)
 
 
 @pages_bp.get("/embed")

@@ -1,4 +1,5 @@
-"""The history page's view model: the state in its URL, the period documents, the chart and the summary.
+"""The History page's view model: the state in its URL, the period documents, the chart, and the figures
+above the table (the range's total, each venue's total and share, the incomplete periods).
 
 The periods are shaped like the API's (`/api/volume/historical`) but come from the fast page reads in
 `storage.queries.dashboard`, so two years of days render within the page budget.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 from urllib.parse import urlencode
 
 import asyncpg
@@ -19,7 +20,7 @@ from core.history import MAX_RANGE_DAYS, PeriodDoc, money, period_document
 from storage.queries import daily, history
 from storage.queries import dashboard as dash
 from webapp import charts
-from webapp.views.page_args import choice, parse_day
+from webapp.view_models.page_args import choice, parse_day
 
 PRESETS = {"30d": 30, "90d": 90, "1y": 365, "2y": 730}
 RANGES = (*PRESETS, "all", "custom")
@@ -118,7 +119,30 @@ async def load_history(pool: asyncpg.Pool, state: HistoryState, today: date) -> 
     return HistoryData(periods, totals)
 
 
-def history_summary(data: HistoryData) -> dict[str, Any]:
+class SummaryVenue(TypedDict):
+    exchange: str
+    volume_usd: str | None
+    share: str | None  # of the range's total, 0..1
+
+
+class HistorySummary(TypedDict):
+    total_usd: str | None  # None: no stored day in the range ("no data", never $0)
+    venues: list[SummaryVenue]
+    gaps: int  # incomplete periods
+
+
+class HistoryContext(TypedDict):
+    """What `pages/history.html` and `partials/_history_panel.html` render."""
+
+    state: HistoryState
+    periods: list[PeriodDoc]
+    spec: dict[str, Any]  # the Vega-Lite chart
+    summary: HistorySummary
+    presets: tuple[str, ...]
+    today: date
+
+
+def history_summary(data: HistoryData) -> HistorySummary:
     """The figures above the table: the range's total, each venue's total and share, incomplete periods."""
     stored = [v for v in data.venue_totals.values() if v is not None]
     # No stored day at all is "no data", not a total of $0 (which would read as "nothing traded").
@@ -137,7 +161,7 @@ def history_summary(data: HistoryData) -> dict[str, Any]:
     }
 
 
-async def history_context(pool: asyncpg.Pool, args: Any, today: date) -> dict[str, Any]:
+async def history_context(pool: asyncpg.Pool, args: Any, today: date) -> HistoryContext:
     """Everything the history page and its partial render, from the query arguments."""
     async with pool.acquire() as conn:
         bounds = await daily.select_daily_bounds(conn)

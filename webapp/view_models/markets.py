@@ -1,18 +1,26 @@
-"""The markets page's view model: every perp market's 24h volume, sorted, filtered by venue, searched."""
+"""The Markets page's view model: every perp market's 24h volume and its share of all listed markets'
+volume, sorted, filtered by venue, searched."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
+
+import asyncpg
 
 from core.current_volume import EXCHANGES
 from core.history import money
 from core.venues import LABELS
-from webapp.views.page_args import choice
+from storage.queries import snapshots
+from storage.queries.records import CurrentMarketRow
+from webapp.view_models.page_args import choice
 
 MARKET_SORTS = ("volume", "market", "venue")
+# Every market with a current figure: shares are of all of them, whatever the filter shows.
+ALL_MARKETS = 100_000
 
 
 @dataclass(frozen=True)
@@ -50,11 +58,39 @@ def parse_markets_state(args: Any) -> MarketsState:
     )
 
 
-def market_rows(markets: list[Any], state: MarketsState) -> tuple[list[dict[str, Any]], str]:
+class MarketRow(TypedDict):
+    exchange: str
+    label: str
+    symbol: str
+    base: str
+    quote: str
+    volume: Decimal  # the sort key
+    volume_usd: str | None
+    estimated: bool
+    share: str | None  # of all listed markets' 24h volume, 0..1
+
+
+class MarketsContext(TypedDict):
+    """What `pages/markets.html` and `partials/_markets_table.html` render."""
+
+    state: MarketsState
+    rows: list[MarketRow]
+    total_usd: str
+    market_count: int
+
+
+async def markets_context(pool: asyncpg.Pool, state: MarketsState) -> MarketsContext:
+    """The table for the state in the URL, from every market's latest figure."""
+    markets = await snapshots.select_top_markets(pool, ALL_MARKETS)
+    rows, total = market_rows(markets, state)
+    return {"state": state, "rows": rows, "total_usd": total, "market_count": len(markets)}
+
+
+def market_rows(markets: list[CurrentMarketRow], state: MarketsState) -> tuple[list[MarketRow], str]:
     """Rows matching the filter, sorted; shares are of all listed markets' 24h volume."""
     total = sum((m.volume_usd for m in markets), Decimal(0))
     needle = state.q.lower()
-    rows = [
+    rows: list[MarketRow] = [
         {
             "exchange": m.exchange,
             "label": LABELS.get(m.exchange, m.exchange),
@@ -70,7 +106,7 @@ def market_rows(markets: list[Any], state: MarketsState) -> tuple[list[dict[str,
         if (not state.exchange or m.exchange == state.exchange)
         and (not needle or needle in m.symbol.lower() or needle in (m.base or "").lower())
     ]
-    keys = {
+    keys: dict[str, Callable[[MarketRow], Any]] = {
         "volume": lambda r: (r["volume"], r["symbol"]),
         "market": lambda r: (r["symbol"].lower(), r["exchange"]),
         "venue": lambda r: (EXCHANGES.index(r["exchange"]), -r["volume"]),

@@ -1,17 +1,17 @@
-"""The embed page's view model: the widget configurator's choices and the snippet they make."""
+"""The Embed page's view model: the widget configurator's choices and the snippet they make."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 from quart import current_app
 
 from core.current_volume import EXCHANGES
 from storage.queries import assets as assets_q
-from webapp.views import page_args
+from webapp.view_models import page_args
 
 EMBED_THEMES = ("auto", "light", "dark")
 EMBED_LAYOUTS = ("badge", "card")
@@ -71,7 +71,18 @@ def widget_served() -> bool:
     return WIDGET_PATH in routes and (page_args.STATIC_DIR / "widget" / "widget.js").is_file()
 
 
-async def embed_context(pool: asyncpg.Pool, args: Any, origin: str) -> dict[str, Any]:
+class EmbedContext(TypedDict):
+    """What `pages/embed.html` and `partials/_embed_output.html` render."""
+
+    choice: EmbedChoice
+    asset_unknown: bool  # a well-formed asset name with no stored market
+    snippet: str
+    themes: tuple[str, ...]
+    layouts: tuple[str, ...]
+    widget_ready: bool
+
+
+async def embed_context(pool: asyncpg.Pool, args: Any, origin: str) -> EmbedContext:
     chosen = parse_embed_choice(args)
     async with pool.acquire() as conn:
         # A well-formed name with no stored market still makes a snippet (a listing may come), but says so.
