@@ -23,7 +23,7 @@ from exchanges.simulator import venue_sims
 from storage.queries import daily, exact_days
 from tests.conftest import make_settings
 from tests.exchanges_support import TimeoutASGITransport
-from webapp.views.assets_page import asset_status_context
+from webapp.view_models.status import asset_status_context
 from workers import ingest
 from workers.exact_days import record_midnight
 

@@ -8,12 +8,9 @@ from quart import Quart
 
 from webapp.broadcast import Update
 from webapp.view_models.assets import assets_context
-from webapp.view_models.status import asset_status_context
 from webapp.views.live import render_once, sse_event
 
-# asset_status_context lives in webapp.view_models.status; tests/workers/test_exact_days.py still imports it
-# from here, where it was before the view models moved out of the views.
-__all__ = ["asset_status_context", "render_assets_events"]
+__all__ = ["render_assets_events"]
 
 
 async def render_assets_events(app: Quart, update: Update) -> bytes:
