@@ -1,8 +1,10 @@
 """Scale-out proof: several `perpvol worker` and `perpvol web` processes on one PostgreSQL and Redis,
 against the simulator with its venue-style rate limits on. Prints:
 
-- backfill from empty: wall time beside the rate-limit floor of the slowest venue, 429s the simulator
-  sent (must be 0), (market, day) rows missing / unexpected / with another figure than a single-process
+- backfill from empty: wall time beside the rate-limit floor of the slowest venue (the reference fetch's
+  requests plus the polls every PERPVOL_POLL_SECONDS, at perpvol's budget per venue; also at the
+  documented limits), weight and requests per kind sent vs needed, 429s the simulator sent (must be 0),
+  (market, day) rows missing / unexpected / with another figure than a single-process
   reference fetch (must be 0), venue totals that differ from the sum of their markets (must be 0);
 - one PUBLISH reaching live WebSocket clients on every web process: p50/p99 delivery per process;
 - kill -9 of one worker during the backfill and of one web process during the fan-out: the backfill
