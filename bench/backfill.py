@@ -1,6 +1,8 @@
 """Backfill benchmark: 2 years x every market x 4 venues through the real ingest path (connectors with
 their real client-side rate limits -> the simulator in process -> PostgreSQL), printing wall time beside
-the rate-limit floor, rows written per second and the peak RSS of the process.
+the rate-limit floor, rows written per second and the peak RSS of the process; then the storage write
+alone: one backfill-sized `upsert_daily_volumes` (40 markets x 730 days) in rows per second (budget
+20,000 rows/s; tests/webapp/test_queries.py checks it is a fixed number of statements, not its speed).
 
     .venv/bin/python bench/backfill.py [--days 730] [--venues bybit,woox,hyperliquid,paradex]
                                        [--database postgresql://postgres@127.0.0.1:5432/postgres]
@@ -16,10 +18,14 @@ import asyncio
 import resource
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from core.records import DailyVolume
 from core.settings import Settings
 from exchanges.base import EXCHANGES
 from exchanges.registry import connector_class, make_client
@@ -70,10 +76,28 @@ async def run(args: argparse.Namespace) -> None:
         print(f"  peak RSS {peak:.0f} MiB (this process: worker code + in-process simulator)")
         for connector in connectors.values():
             await connector.aclose()
+        print(f"  storage write alone: {await write_speed(pool):,.0f} rows/s (budget 20,000), "
+              "one upsert of 40 markets x 730 days")
     finally:
         await redis.aclose()
         await pool.close()
         await drop_database(dsn)
+
+
+async def write_speed(pool: asyncpg.Pool) -> float:
+    """Rows per second of one backfill-sized write (new symbols, so every row is an insert), best of 3."""
+    today = datetime.now(UTC).date()
+    best = 0.0
+    for run in range(3):
+        rows = [
+            DailyVolume("bybit", f"BENCH{run}M{m}USDT", today - timedelta(days=d), Decimal(f"{m}.{d}"),
+                        "bench", estimated=False, complete=True)
+            for m in range(40) for d in range(730)
+        ]
+        started = time.perf_counter()
+        await daily.upsert_daily_volumes(pool, rows, datetime.now(UTC))
+        best = max(best, len(rows) / (time.perf_counter() - started))
+    return best
 
 
 async def _one(deps: ingest.Deps, venue: str) -> tuple[float, int, float]:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/fanout.py                  # 1000, 5000, 10000 clients; 5 updates each step
     .venv/bin/python bench/fanout.py --clients 2000 --updates 3
 
-Starts `uvicorn --factory webapp:create_asgi` (one process) on loopback, opens the clients in this
+Starts `uvicorn --factory webapp.asgi:app` (one process) on loopback, opens the clients in this
 process, publishes realistic current-volume documents on the live channel the way `refresh_current`
 does, and prints p50/p99/max delivery latency per step. Bounded: every wait has a timeout. Needs Redis
 (REDIS_URL, default redis://127.0.0.1:6379/15); PostgreSQL is not used.
@@ -140,9 +140,9 @@ def server_command(server: str, port: int) -> list[str]:
     if server == "granian":
         granian = str(Path(sys.executable).parent / "granian")
         return [granian, "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                "--log-level", "warning", "webapp:create_asgi"]
+                "--log-level", "warning", "webapp.asgi:app"]
     ws = server.removeprefix("uvicorn-") if server.startswith("uvicorn-") else "auto"
-    return [sys.executable, "-m", "uvicorn", "--factory", "webapp:create_asgi", "--host", "127.0.0.1",
+    return [sys.executable, "-m", "uvicorn", "--factory", "webapp.asgi:app", "--host", "127.0.0.1",
             "--port", str(port), "--no-access-log", "--log-level", "warning", "--ws", ws]
 
 
@@ -167,7 +167,9 @@ async def main(args: argparse.Namespace) -> None:
     prefix = f"perpvol-bench-{os.getpid()}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     env = dict(os.environ, REDIS_URL=redis_url, PERPVOL_REDIS_PREFIX=prefix,
-               DATABASE_URL="postgresql://bench@127.0.0.1:1/unreachable")
+               DATABASE_URL="postgresql://bench@127.0.0.1:1/unreachable",
+               # Every bench client comes from 127.0.0.1: lift the per-address stream cap for them.
+               PERPVOL_LIVE_STREAMS_PER_CLIENT=str(max(args.clients) + 100))
     server = start_server(args.server, args.port, env)
     redis = aioredis.from_url(redis_url)
     clients = Clients(args.port)

@@ -42,18 +42,19 @@ INFO_WEIGHT = 20  # metaAndAssetCtxs and candleSnapshot are "all other documente
 CANDLE_ITEMS_PER_WEIGHT = 60  # candleSnapshot: +1 weight per 60 items returned (same docs page)
 
 DAY_MS = 86_400_000
-# The venue serves at most 5000 candles per response, and only the 5000 most recent (13 years of 1d);
-# windows of 500 days stay far below that cap, keep each response's weight at 20 + 9 and page a
-# 2-year backfill in two requests.
-CHUNK_DAYS = 500
+# The venue serves at most 5000 candles per response, and only the 5000 most recent (13 years of 1d).
+# Each request costs 20 weight plus 1 per 60 candles, so fewer, longer windows cost less: 1000 days
+# (20 + 17) page a 2-year backfill in one request (20 + 13) instead of two (20 + 9, 20 + 4).
+CHUNK_DAYS = 1000
 HOUR_MS = 3_600_000
 # Hourly candles narrow the estimate where the venue still serves them: "Only the most recent 5000 candles
 # are available" (HL docs info-endpoint#candle-snapshot; Alchemy's HyperCore mirror: "Returns up to 5,000
 # OHLCV candles"), i.e. about 208 days of 1h candles. Request {"type":"candleSnapshot","req":{"coin",
 # "interval":"1h","startTime","endTime"}} (ms), answer [{t,T,s,i,o,c,h,l,v,n}] as in the python SDK's
-# recorded kPEPE 1h cassette. 100 days (2400 candles) per request keeps each weight at 20 + 40.
+# recorded kPEPE 1h cassette. All of them fit one answer: one request (20 + 84 weight) instead of three
+# 100-day ones (20 + 40, 20 + 40, 20 + 4), as every request pays the 20 again.
 HOURLY_CANDLES = 5000
-CHUNK_HOURS = 2400
+CHUNK_HOURS = HOURLY_CANDLES + 24  # the served hours, from the first whole day through the end of today
 CENT = Decimal("0.01")
 FOUR = Decimal(4)
 
@@ -70,7 +71,7 @@ HOURLY_SOURCE = (
 
 class HyperliquidConnector(Connector):
     name = "hyperliquid"
-    backfill_chunk_days = 500
+    backfill_chunk_days = CHUNK_DAYS
     info = VenueInfo(
         name="hyperliquid",
         current_source=CURRENT_SOURCE,

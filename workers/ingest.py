@@ -9,6 +9,7 @@ never count a market or a day twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -33,6 +34,8 @@ BACKFILL_JOB = DAILY_BACKFILL
 # Rows are written and checkpointed per chunk of `Connector.backfill_chunk_days`, capped here so that a
 # crash never loses much; tests lower it to exercise resumption.
 CHUNK_DAYS_CAP = 1000
+# How often `revise_recent` runs (workers/worker.py: every hour at :05).
+REVISE_INTERVAL = timedelta(hours=1)
 # Venue clocks ahead of ours by more than this are not believed (network time keeps honest clocks
 # within a second; Hyperliquid's Date header has whole seconds).
 MAX_CLOCK_SKEW = timedelta(seconds=30)
@@ -190,11 +193,10 @@ async def backfill_market(
     transaction. Resumes after the checkpoint; None if another run holds the market.
 
     `owner` names the lease holder: one per backfill run (default: the worker), so two runs in one
-    worker never both take a market."""
+    worker never both take a market. The lease is renewed while the market is worked on (a chunk can
+    wait longer than a lease on a busy venue budget), so it lapses only when this run is gone."""
     exchange = market.exchange
     owner = owner or deps.worker_id
-    written = 0
-    chunk_days = min(CHUNK_DAYS_CAP, deps.connectors[exchange].backfill_chunk_days)
     # The claim is inside the try: a run stopped right after taking it (its sibling failed) must still
     # give it back. Releasing a lease we never got is harmless: only the owner's own row is deleted.
     try:
@@ -203,30 +205,64 @@ async def backfill_market(
                 conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
             ):
                 return None
-        async with deps.pool.acquire() as conn:
-            done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
-        cursor = max(start, done.done_through + timedelta(days=1)) if done else start
-        if cursor >= deps.now().date():
-            # Every finished day is stored; today's open candle is `revise_recent`'s job.
-            return 0
-        while cursor <= end:
-            chunk_end = min(end, cursor + timedelta(days=chunk_days - 1))
-            rows = await deps.connectors[exchange].fetch_daily(market, cursor, chunk_end)
-            complete_through = min(chunk_end, deps.now().date() - timedelta(days=1))
-            async with deps.pool.acquire() as conn, conn.transaction():
-                await daily.upsert_daily_volumes(conn, rows, deps.now())
-                if complete_through >= cursor:
-                    await checkpoints.save_checkpoint(
-                        conn, exchange, market.symbol, BACKFILL_JOB, complete_through, start
-                    )
-                await checkpoints.try_claim(
-                    conn, exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
-                )
-            written += len(rows)
-            cursor = chunk_end + timedelta(days=1)
+        keeper = asyncio.create_task(_keep_lease(deps, market, owner))
+        try:
+            return await _backfill_chunks(deps, market, start, end, owner, keeper)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
     finally:
         await _release(deps, market, owner)
+
+
+async def _backfill_chunks(
+    deps: Deps, market: Market, start: date, end: date, owner: str, keeper: asyncio.Task[None]
+) -> int | None:
+    exchange = market.exchange
+    chunk_days = min(CHUNK_DAYS_CAP, deps.connectors[exchange].backfill_chunk_days)
+    async with deps.pool.acquire() as conn:
+        done = await checkpoints.select_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB)
+    cursor = max(start, done.done_through + timedelta(days=1)) if done else start
+    if cursor >= deps.now().date():
+        # Every finished day is stored; today's open candle is `revise_recent`'s job.
+        return 0
+    written = 0
+    while cursor <= end:
+        if keeper.done():
+            # The lease was lost (renewals failed past its expiry) and another run may have the market:
+            # leave the rest to it rather than fetch it twice.
+            return None
+        chunk_end = min(end, cursor + timedelta(days=chunk_days - 1))
+        rows = await deps.connectors[exchange].fetch_daily(market, cursor, chunk_end)
+        complete_through = min(chunk_end, deps.now().date() - timedelta(days=1))
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await daily.upsert_daily_volumes(conn, rows, deps.now())
+            if complete_through >= cursor:
+                await checkpoints.save_checkpoint(conn, exchange, market.symbol, BACKFILL_JOB, complete_through, start)
+        written += len(rows)
+        cursor = chunk_end + timedelta(days=1)
     return written
+
+
+async def _keep_lease(deps: Deps, market: Market, owner: str) -> None:
+    """Renew the lease every third of its length; return when it was lost to another run."""
+    every = deps.settings.lease_seconds / 3
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with deps.pool.acquire() as conn:
+                held = await checkpoints.try_claim(
+                    conn, market.exchange, market.symbol, BACKFILL_JOB, owner, deps.settings.lease_seconds
+                )
+        except Exception as exc:  # PostgreSQL away (any driver error)
+            # The next renewal may still be in time; if PostgreSQL stays away, the chunk's write fails
+            # and the run is retried.
+            log.warning("backfill %s %s: lease not renewed (%s)", market.exchange, market.symbol, exc)
+            continue
+        if not held:
+            log.warning("backfill %s %s: lease lost to another run", market.exchange, market.symbol)
+            return
 
 
 async def _release(deps: Deps, market: Market, owner: str) -> None:
@@ -342,12 +378,26 @@ async def record_backfill_outcome(
 
 
 async def revise_recent(deps: Deps, exchange: Exchange) -> int:
-    """Re-fetch the last few days: venues revise recent candles and today's is still open."""
-    end = deps.now().date()
-    start = end - timedelta(days=deps.settings.revise_days)
+    """Re-fetch the last few days: venues revise recent candles and today's is still open.
+
+    Markets a backfill covers are left out: while one runs, the markets it has not finished (it writes
+    their recent days itself, and fetching them twice would halve its share of the venue budget), and
+    those it stored within the last hour of the current UTC day (as fresh as this run would make them)."""
+    now = deps.now()
+    end = now.date()
+    # Never before the history the backfill keeps (PERPVOL_HISTORY_DAYS may be shorter than the window).
+    start = max(end - timedelta(days=deps.settings.revise_days), history_start(deps))
+    today_began = datetime(end.year, end.month, end.day, tzinfo=UTC)
     async with deps.pool.acquire() as conn:
         rows = await markets.select_markets(conn, exchange, include_delisted=True)
-    recent = [r.to_market() for r in rows if r.delisted_at is None or r.delisted_at.date() >= start]
+        covered = await checkpoints.select_covered_by_backfill(
+            conn, exchange, BACKFILL_JOB, start, max(today_began, now - REVISE_INTERVAL)
+        )
+    recent = [
+        r.to_market()
+        for r in rows
+        if (r.delisted_at is None or r.delisted_at.date() >= start) and r.symbol not in covered
+    ]
     written = 0
     for market in recent:
         fetched = await deps.connectors[exchange].fetch_daily(market, start, end)

@@ -5,7 +5,8 @@ Control endpoints (not part of any venue):
   GET    /_sim/faults   the active faults
   POST   /_sim/faults   add one fault (JSON, see `Fault`)
   DELETE /_sim/faults   clear all faults
-  GET    /_sim/health   {"ok": true, "seed": N, "requests": {venue: n}, "throttled": {venue: n}}
+  GET    /_sim/health   {"ok": true, "seed": N, "requests": {venue: n}, "throttled": {venue: n},
+                         "weight": {venue: weight charged}, "kinds": {"venue METHOD path [type]": n}}
 """
 
 from __future__ import annotations
@@ -183,6 +184,10 @@ class SimulatorApp:
         self.requests: dict[str, int] = {v.venue: 0 for v in venues}
         # Requests refused by the venue-style rate limit (not injected throttle faults).
         self.throttled: dict[str, int] = {v.venue: 0 for v in venues}
+        # Weight charged against each venue's budget, and requests per kind (path, and the body's
+        # `type`/interval where one path serves many): what a bench compares with the minimum needed.
+        self.weight: dict[str, float] = {v.venue: 0.0 for v in venues}
+        self.kinds: dict[str, int] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         # What the rate limits refill by; tests set their own clock so throttling never races wall time.
         self.clock: Callable[[], float] = time.monotonic
@@ -210,9 +215,13 @@ class SimulatorApp:
         if venue is None:
             return SimResponse(404, {"error": f"no simulated venue serves {request.method} {request.path}"})
         self.requests[venue.venue] += 1
-        if self.enforce_limits and not self._bucket(venue, request.client).take(venue.weight(request)):
+        kind = request_kind(venue.venue, request)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        weight = venue.weight(request)
+        if self.enforce_limits and not self._bucket(venue, request.client).take(weight):
             self.throttled[venue.venue] += 1
             return venue.throttled()
+        self.weight[venue.venue] += weight
         fault = next((f for f in self.faults if f.applies(venue.venue, request.path)), None)
         if fault is not None and fault.count is not None:
             fault.count -= 1
@@ -244,7 +253,8 @@ class SimulatorApp:
         if request.path == "/_sim/health":
             return SimResponse(
                 200,
-                {"ok": True, "seed": self.model.seed, "requests": self.requests, "throttled": self.throttled},
+                {"ok": True, "seed": self.model.seed, "requests": self.requests, "throttled": self.throttled,
+                 "weight": self.weight, "kinds": self.kinds},
             )
         if request.path != "/_sim/faults":
             return SimResponse(404, {"error": "unknown control path"})
@@ -256,6 +266,20 @@ class SimulatorApp:
         elif request.method == "DELETE":
             self.faults.clear()
         return SimResponse(200, {"faults": [asdict(f) for f in self.faults]})
+
+
+def request_kind(venue: str, request: SimRequest) -> str:
+    """`venue METHOD path`, plus the body's `type` and candle interval where one path serves many."""
+    kind = f"{venue} {request.method} {request.path}"
+    body = request.body if isinstance(request.body, dict) else {}
+    if isinstance(body.get("type"), str):
+        kind += f" {body['type']}"
+        req = body.get("req")
+        if isinstance(req, dict) and isinstance(req.get("interval"), str):
+            kind += f" {req['interval']}"
+    elif "interval" in request.query or "type" in request.query:
+        kind += f" {request.query.get('interval') or request.query.get('type')}"
+    return kind
 
 
 def cut_rows(body: Any, keep: float) -> Any:

@@ -7,7 +7,7 @@ that expires, and then another worker takes the market over and resumes from the
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from storage.job_names import DAILY_BACKFILL
 from storage.queries._db import Executor
@@ -58,6 +58,37 @@ ON CONFLICT (exchange, symbol, job) DO UPDATE SET
 WHERE c.worker_id = EXCLUDED.worker_id OR c.expires_at <= EXCLUDED.claimed_at
 RETURNING worker_id
 """
+
+
+# Markets whose recent days a backfill writes anyway, or wrote since $4: one being fetched now (live lease),
+# and while a backfill of the venue runs (any live lease), those it has not reached or not finished
+# ($3: the day before the window; a checkpoint before it leaves a gap the backfill fills through today).
+_COVERED_BY_BACKFILL = """
+WITH busy AS (
+    SELECT EXISTS (
+        SELECT 1 FROM backfill_claims WHERE exchange = $1 AND job = $2 AND expires_at > clock_timestamp()
+    ) AS running
+)
+SELECT m.symbol
+FROM markets AS m
+CROSS JOIN busy
+LEFT JOIN backfill_checkpoints AS c ON c.exchange = m.exchange AND c.symbol = m.symbol AND c.job = $2
+LEFT JOIN backfill_claims AS l
+    ON l.exchange = m.exchange AND l.symbol = m.symbol AND l.job = $2 AND l.expires_at > clock_timestamp()
+WHERE m.exchange = $1
+  AND (l.symbol IS NOT NULL
+       OR c.updated_at >= $4
+       OR (busy.running AND (c.symbol IS NULL OR c.done_through < $3)))
+"""
+
+
+async def select_covered_by_backfill(
+    db: Executor, exchange: str, job: str, window_start: date, stored_since: datetime
+) -> set[str]:
+    """Symbols of `exchange` whose days from `window_start` on a backfill is writing (being fetched, or
+    not reached yet by a running backfill) or stored at or after `stored_since`."""
+    rows = await db.fetch(_COVERED_BY_BACKFILL, exchange, job, window_start - timedelta(days=1), stored_since)
+    return {row["symbol"] for row in rows}
 
 
 async def select_checkpoint(

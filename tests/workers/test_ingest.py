@@ -362,3 +362,71 @@ async def test_a_venue_this_process_is_backfilling_is_not_taken_twice(make_deps:
     assert await jobs.backfill_history(ctx, "woox") == 0
     assert "woox" not in await jobs.resume_backfills(ctx)
     assert sim.requests["woox"] == 0
+
+
+async def test_a_lease_is_renewed_while_a_chunk_waits_longer_than_the_lease(
+    make_deps: DepsFactory, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps("slow")
+    await ingest.sync_markets(deps, "woox")
+    [market, *_] = [row.to_market() for row in await markets.select_markets(db, "woox")]
+    connector = deps.connectors["woox"]
+    real_fetch = connector.fetch_daily
+
+    async def slow_fetch(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(3)  # longer than PERPVOL_LEASE_SECONDS=2, like a venue budget shared by many
+        return await real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(connector, "fetch_daily", slow_fetch)
+    start = SIM_NOW.date() - timedelta(days=45)
+    running = asyncio.create_task(ingest.backfill_market(deps, market, start, SIM_NOW.date()))
+    await asyncio.sleep(2.5)
+    # Past the lease's length, the market is still this run's: no other worker fetches it again.
+    assert await ingest.backfill_market(make_deps("other"), market, start, SIM_NOW.date()) is None
+    assert await running > 0
+
+
+async def test_revise_leaves_markets_to_a_running_backfill_and_skips_ones_it_just_stored(
+    make_deps: DepsFactory, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps("w1")
+    await ingest.backfill_exchange(deps, "woox")
+    symbols = sorted(row.symbol for row in await markets.select_markets(db, "woox", include_delisted=True))
+    recently, fetching, unfinished = symbols[:3]
+    async with db.acquire() as conn:
+        # The backfill ran two hours before SIM_NOW, except one market stored ten minutes ago.
+        await conn.execute("UPDATE backfill_checkpoints SET updated_at = $1", SIM_NOW - timedelta(hours=2))
+        stored = "UPDATE backfill_checkpoints SET updated_at = $1 WHERE symbol = $2"
+        await conn.execute(stored, SIM_NOW - timedelta(minutes=10), recently)
+        behind = "UPDATE backfill_checkpoints SET done_through = $1 WHERE symbol = $2"
+        await conn.execute(behind, SIM_NOW.date() - timedelta(days=30), unfinished)
+        assert await checkpoints.try_claim(conn, "woox", fetching, ingest.BACKFILL_JOB, "w2", 60)
+    fetched: list[str] = []
+    real_fetch = deps.connectors["woox"].fetch_daily
+
+    async def recording_fetch(market: Any, *args: Any) -> Any:
+        fetched.append(market.symbol)
+        return await real_fetch(market, *args)
+
+    monkeypatch.setattr(deps.connectors["woox"], "fetch_daily", recording_fetch)
+    await ingest.revise_recent(deps, "woox")
+    delisted = {r.symbol for r in await markets.select_markets(db, "woox", include_delisted=True) if r.delisted_at}
+    assert sorted(fetched) == [s for s in symbols if s not in {recently, fetching, unfinished} | delisted]
+    # Once no backfill runs, the market it had not finished is revised like the others.
+    async with db.acquire() as conn:
+        await checkpoints.release_claim(conn, "woox", fetching, ingest.BACKFILL_JOB, "w2")
+    fetched.clear()
+    await ingest.revise_recent(deps, "woox")
+    assert sorted(fetched) == [s for s in symbols if s not in {recently} | delisted]
+
+
+async def test_revise_writes_no_day_before_the_history_the_backfill_keeps(
+    make_deps: DepsFactory, db: asyncpg.Pool
+) -> None:
+    deps = make_deps("w1")
+    # A history shorter than the revision window: the revision stays inside the history.
+    deps.settings = deps.settings.model_copy(update={"history_days": 2, "revise_days": 5})
+    await ingest.sync_markets(deps, "woox")
+    assert await ingest.revise_recent(deps, "woox") > 0
+    first = await db.fetchval("SELECT min(day) FROM daily_market_volume WHERE exchange = 'woox'")
+    assert first == SIM_NOW.date() - timedelta(days=2)

@@ -199,12 +199,16 @@ async def test_unknown_coin_answer_gives_up_as_unavailable() -> None:
 # --- recorded responses: daily history -----------------------------------------------------------
 
 
+# Longer than one 1000-day window: the first page holds the 2024 days, the second the 2025 ones.
+PAGED_FROM = date(2022, 1, 1)
+
+
 def candle_pages(sent: list[dict[str, Any]]) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         body = body_of(request)
         assert body["type"] == "candleSnapshot"
         sent.append(body["req"])
-        first = body["req"]["startTime"] == ms_from_date(date(2024, 1, 1))
+        first = body["req"]["startTime"] == ms_from_date(PAGED_FROM)
         return ok("candle_snapshot_btc_1d_page1.json" if first else "candle_snapshot_btc_1d_page2.json")
 
     return handler
@@ -212,7 +216,7 @@ def candle_pages(sent: list[dict[str, Any]]) -> Handler:
 
 async def test_daily_volume_is_base_volume_times_typical_price_over_pages() -> None:
     sent: list[dict[str, Any]] = []
-    rows = await replay(candle_pages(sent)).fetch_daily(BTC, date(2024, 1, 1), date(2025, 6, 29))
+    rows = await replay(candle_pages(sent)).fetch_daily(BTC, PAGED_FROM, date(2025, 6, 29))
     assert [(r.day, r.volume_usd) for r in rows] == [
         (date(2024, 1, 1), Decimal("227437915.06")),
         (date(2024, 1, 2), Decimal("442350617.29")),
@@ -224,7 +228,8 @@ async def test_daily_volume_is_base_volume_times_typical_price_over_pages() -> N
     assert all(r.estimated and r.complete and r.source == HISTORY_SOURCE for r in rows)
     assert [(s["coin"], s["interval"]) for s in sent] == [("BTC", "1d")] * 2
     # Two windows that meet without a gap or overlap, ending at the last millisecond of the end day.
-    assert sent[0]["startTime"] == ms_from_date(date(2024, 1, 1))
+    assert sent[0]["startTime"] == ms_from_date(PAGED_FROM)
+    assert sent[0]["endTime"] == ms_from_date(PAGED_FROM + timedelta(days=1000)) - 1
     assert sent[1]["startTime"] == sent[0]["endTime"] + 1
     assert sent[1]["endTime"] == ms_from_date(date(2025, 6, 30)) - 1
 
@@ -395,8 +400,10 @@ async def test_sim_two_years_of_daily_history_match_the_model_within_the_estimat
     market = Market(VENUE, coin, "linear", "trading", coin, "USDC")
     connector = sim_connector(app)
     rows = await connector.fetch_daily(market, SIM_NOW.date() - timedelta(days=730), SIM_NOW.date())
-    # Two 1d windows, then three 100-day 1h windows over the ~208 days the venue still serves hours for.
-    assert len(rows) == 731 and connector.client.requests_sent == 5
+    # One 1d window, then one 1h window over the ~208 days the venue still serves hours for.
+    assert len(rows) == 731 and connector.client.requests_sent == 2
+    # 20 weight per request plus 1 per 60 candles: 731 days and at most 5000 + 24 hours.
+    assert connector.client.weight_sent == (20 + 13) + (20 + 84)
     assert_close_to_model(model, coin, rows)
     assert [r.complete for r in rows[-2:]] == [True, False]
 
