@@ -134,6 +134,26 @@ async def test_slow_client_skips_to_latest_and_never_blocks_others(settings: Set
         await hub.stop()
 
 
+async def test_a_client_behind_by_several_updates_sends_only_the_newest(settings: Settings) -> None:
+    hub = Hub(settings.redis_url or "", live_channel(settings))
+    async with hub.subscribe() as sub:
+        for n in range(3):
+            hub.publish_local(json.dumps({"n": n}).encode())
+        update = await sub.next(within=WAIT)
+        assert update is not None and update.doc == {"n": 2} and sub.dropped == 2
+        hub.publish_local(b'{"n":3}')
+        update = await sub.next(within=WAIT)
+        assert update is not None and update.doc == {"n": 3} and sub.dropped == 2
+
+
+async def test_a_stop_behind_an_update_still_ends_the_client(settings: Settings) -> None:
+    hub = Hub(settings.redis_url or "", live_channel(settings))
+    async with hub.subscribe() as sub:
+        hub.publish_local(b'{"n":1}')
+        hub.drain()
+        assert await sub.next(within=WAIT) is None
+
+
 async def test_hub_reconnects_when_redis_drops_the_connection(settings: Settings, redis: Any) -> None:
     name = f"hub-{settings.redis_prefix}"
     hub = Hub(settings.redis_url or "", live_channel(settings), client_name=name)
