@@ -52,6 +52,12 @@ def descendants(root: int) -> list[Process]:
     return found
 
 
+def running(pid: int) -> bool:
+    """A process with this pid runs (a zombie has stopped: it only waits for its parent to reap it)."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
 def alive(process: Process) -> bool:
     """Still running: a zombie has stopped (it only waits for whoever adopted it to reap it)."""
     stat = _stat(process[0])

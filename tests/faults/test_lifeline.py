@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from cli import process_tree
 from core.settings import Settings
 from storage.embedded import free_port
 
@@ -27,14 +28,6 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_server_workers_stop_when_perpvol_web_is_killed_with_sigkill(settings: Settings) -> None:
@@ -65,12 +58,12 @@ def test_server_workers_stop_when_perpvol_web_is_killed_with_sigkill(settings: S
         web.send_signal(signal.SIGKILL)
         web.wait(timeout=10)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(c) for c in children):
+        while time.monotonic() < deadline and any(process_tree.running(c) for c in children):
             time.sleep(0.2)
-        assert not [c for c in children if _alive(c)], "server workers kept running without their parent"
+        assert not [c for c in children if process_tree.running(c)], "server workers kept running without their parent"
     finally:
         if web.poll() is None:
             web.kill()
         for child in children:
-            if _alive(child):
+            if process_tree.running(child):
                 os.kill(child, signal.SIGKILL)

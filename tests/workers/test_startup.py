@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from cli import process_tree
 from cli.commands.run import ChildKeepsFailing, Supervisor
 from storage.db import quote_ident, with_database
 from storage.embedded import free_port
@@ -152,15 +153,7 @@ def test_stopping_the_supervisor_also_ends_a_server_worker_its_child_left_behind
     worker = int(pid_file.read_text())
     supervisor.stop()
     assert web.process is not None and web.process.poll() is not None
-    assert not _running(worker), "the server's worker outlived the supervisor"
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    assert not process_tree.running(worker), "the server's worker outlived the supervisor"
 
 
 @pytest.fixture
