@@ -11,19 +11,18 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-import asyncpg
 from pydantic import BaseModel, BeforeValidator, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
 from core.history import PeriodDoc, PeriodVenueDoc, QueryProblem, parse_exchanges, resolve_range
 from core.history_document import historical_document
-from core.settings import Settings
 from core.top_markets import top_markets_document
 from storage.current_cache import serve_current
 from storage.queries import snapshots
 from webapp.broadcast import Hub
 from webapp.errors import ErrorBody, bad_request
+from webapp.views.responses import app_pool, app_settings
 from webapp.volume_docs import build_exchanges, build_history
 
 CSV_COLUMNS = (
@@ -235,15 +234,6 @@ class Exchanges(BaseModel):
 # ---- helpers ----
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["PERPVOL"]
-    return settings
-
-
-def _pool() -> asyncpg.Pool:
-    return current_app.extensions["pool"]
-
-
 # ---- current ----
 
 
@@ -264,9 +254,9 @@ async def current_volume(query_args: CurrentQuery) -> Response:
     was judged.
     """
     hub: Hub = current_app.extensions["hub"]
-    doc = await serve_current(_pool(), _settings(), hub.latest.doc if hub.latest else None)
+    doc = await serve_current(app_pool(), app_settings(), hub.latest.doc if hub.latest else None)
     if query_args.markets and doc["served_from"] == "database":
-        doc["top_markets"] = top_markets_document(await snapshots.select_top_markets(_pool(), query_args.markets))
+        doc["top_markets"] = top_markets_document(await snapshots.select_top_markets(app_pool(), query_args.markets))
     return jsonify(doc)
 
 
@@ -315,10 +305,10 @@ def parse_history_query(query: HistoryQuery, today: date) -> tuple[list[str], da
 async def _historical(query: HistoryQuery, *, as_csv: bool) -> Response:
     today = datetime.now(UTC).date()
     exchanges, start, end = parse_history_query(query, today)
-    found = await build_history(_pool(), exchanges, (start, end), query.granularity, today)
+    found = await build_history(app_pool(), exchanges, (start, end), query.granularity, today)
     if as_csv:
         return history_csv_response(found.periods, start, end, query.granularity)
-    doc = historical_document(found.periods, exchanges, (start, end), query.granularity, found.bounds, _settings())
+    doc = historical_document(found.periods, exchanges, (start, end), query.granularity, found.bounds, app_settings())
     return jsonify(doc)
 
 
@@ -362,4 +352,4 @@ async def exchanges() -> Response:
     `estimate_error` is the median and worst absolute % by which the candle-based estimate missed the
     exact figure (the venue's rolling 24 h volume read at 00:00 UTC), over the days with both.
     """
-    return jsonify(await build_exchanges(_pool(), _settings(), datetime.now(UTC)))
+    return jsonify(await build_exchanges(app_pool(), app_settings(), datetime.now(UTC)))

@@ -11,13 +11,11 @@ import re
 import time
 from datetime import UTC, datetime
 
-import asyncpg
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import document_response, validate_querystring
 
 from core.history_document import AssetHistoricalDoc, historical_document
-from core.settings import Settings
 from webapp.assets_doc import (
     ASSET_HISTORY_SOURCE,
     PublicAssetDoc,
@@ -28,6 +26,7 @@ from webapp.assets_doc import (
 )
 from webapp.errors import ApiError, ErrorBody, bad_request
 from webapp.views.api import CsvTable, Historical, HistoryQuery, history_csv_response, parse_history_query
+from webapp.views.responses import app_pool, app_settings
 
 blueprint = Blueprint("assets_api", __name__, url_prefix="/api/assets")
 
@@ -122,15 +121,6 @@ class AssetHistorical(Historical):
     asset: str
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["PERPVOL"]
-    return settings
-
-
-def _pool() -> asyncpg.Pool:
-    return current_app.extensions["pool"]
-
-
 def parse_asset(raw: str) -> str:
     if not _ASSET.fullmatch(raw):
         raise bad_request("invalid_asset", "an asset is 1-40 letters and digits, e.g. BTC or PEPE")
@@ -155,7 +145,7 @@ async def assets(query_args: AssetsQuery) -> Response:
     the reason, and their volume is `unmapped_usd`. A stale venue is shown but left out of every sum.
     """
     search = (query_args.q or "").upper()
-    return jsonify(await build_assets(_pool(), _settings(), query_args.limit, search))
+    return jsonify(await build_assets(app_pool(), app_settings(), query_args.limit, search))
 
 
 @blueprint.get("/<asset>")
@@ -166,7 +156,7 @@ async def assets(query_args: AssetsQuery) -> Response:
 async def asset(asset: str) -> Response:
     """One asset's rolling-24h USD volume per venue and per market (with each market's multiplier)."""
     name = parse_asset(asset)
-    doc = await build_asset(_pool(), _settings(), name)
+    doc = await build_asset(app_pool(), app_settings(), name)
     if doc is None:
         raise _unknown(name)
     return jsonify(doc)
@@ -202,7 +192,7 @@ async def asset_historical_csv(asset: str, query_args: HistoryQuery) -> Response
 async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Response:
     today = datetime.now(UTC).date()
     exchanges, start, end = parse_history_query(query, today)
-    found = await build_asset_history(_pool(), asset, exchanges, (start, end), query.granularity, today)
+    found = await build_asset_history(app_pool(), asset, exchanges, (start, end), query.granularity, today)
     if found is None:
         raise _unknown(asset)
     if as_csv:
@@ -211,7 +201,7 @@ async def _historical(asset: str, query: HistoryQuery, *, as_csv: bool) -> Respo
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     doc = historical_document(
-        found.periods, exchanges, (start, end), query.granularity, found.bounds, _settings(), ASSET_HISTORY_SOURCE
+        found.periods, exchanges, (start, end), query.granularity, found.bounds, app_settings(), ASSET_HISTORY_SOURCE
     )
     asset_doc: AssetHistoricalDoc = {"asset": asset, **doc}
     return jsonify(asset_doc)
@@ -261,7 +251,7 @@ async def public_asset(asset: str) -> Response:
     cache: dict[str, tuple[float, PublicAssetDoc]] = current_app.extensions.setdefault("public_assets", {})
     cached = cache.get(name)
     if cached is None or now - cached[0] > PUBLIC_CACHE_SECONDS:
-        detail = await build_asset(_pool(), _settings(), name)
+        detail = await build_asset(app_pool(), app_settings(), name)
         if detail is None:
             raise _unknown(name)
         if len(cache) >= PUBLIC_CACHE_ASSETS:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Literal, cast
 
@@ -14,10 +13,10 @@ from webapp.view_models.overview import current_doc
 from webapp.views import assets_api
 from webapp.views.assets_page import render_assets_events
 from webapp.views.live import sse_response
-from webapp.views.pages import _gzip_html, _is_htmx, _page_or_partial, _pool, _settings
+from webapp.views.responses import app_pool, app_settings, chart_download, gzip_html, is_htmx, page_or_partial
 
 assets_pages_bp = Blueprint("asset_pages", __name__)
-assets_pages_bp.after_request(_gzip_html)
+assets_pages_bp.after_request(gzip_html)
 
 
 def _not_found(detail: str) -> Response:
@@ -26,9 +25,9 @@ def _not_found(detail: str) -> Response:
 
 @assets_pages_bp.get("/assets")
 async def assets_page() -> str:
-    doc = await current_doc(_pool(), _settings(), current_app.extensions["hub"])
-    context = await assets_context(_pool(), doc, request.args.get("q", ""))
-    return await _page_or_partial("pages/assets.html", "partials/_assets_panel.html", context, "assets")
+    doc = await current_doc(app_pool(), app_settings(), current_app.extensions["hub"])
+    context = await assets_context(app_pool(), doc, request.args.get("q", ""))
+    return await page_or_partial("pages/assets.html", "partials/_assets_panel.html", context, "assets")
 
 
 @assets_pages_bp.get("/live/assets")
@@ -40,8 +39,8 @@ async def assets_live() -> Response:
 
 @assets_pages_bp.get("/assets/compare")
 async def compare_page() -> str:
-    context = await compare_context(_pool(), request.args, datetime.now(UTC).date())
-    return await _page_or_partial("pages/asset_compare.html", "partials/_asset_compare.html", context, "assets")
+    context = await compare_context(app_pool(), request.args, datetime.now(UTC).date())
+    return await page_or_partial("pages/asset_compare.html", "partials/_asset_compare.html", context, "assets")
 
 
 async def _asset_context(asset: str) -> AssetContext | None:
@@ -49,7 +48,7 @@ async def _asset_context(asset: str) -> AssetContext | None:
     name = parse_asset_name(asset)
     if name is None:
         return None
-    return await asset_context(_pool(), _settings(), name, request.args, datetime.now(UTC).date())
+    return await asset_context(app_pool(), app_settings(), name, request.args, datetime.now(UTC).date())
 
 
 @assets_pages_bp.get("/assets/<asset>")
@@ -57,7 +56,7 @@ async def asset_page(asset: str) -> str | Response:
     context = await _asset_context(asset)
     if context is None:
         return _not_found(f"no perp market of {asset!r} is known; see /assets")
-    if _is_htmx():
+    if is_htmx():
         return await render_template("partials/_asset_history.html", **context)
     return await render_template("pages/asset.html", page="assets", **context)
 
@@ -65,24 +64,12 @@ async def asset_page(asset: str) -> str | Response:
 @assets_pages_bp.get("/assets/<asset>/chart.<any(svg, png):fmt>")
 async def asset_export(asset: str, fmt: Literal["svg", "png"]) -> Response:
     """The asset's history chart (as on its page: `view=volume` or `share`) as SVG or PNG (vl-convert)."""
-    import vl_convert as vlc
-
     context = await _asset_context(asset)
     if context is None:
         return _not_found(f"no perp market of {asset!r} is known; see /assets")
-    spec = dict(context["spec"], width=960, autosize={"type": "pad"})
     state = context["state"]
-    name = context["asset"]
-    filename = f"perpvol-{name}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
-    if fmt == "svg":
-        body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
-        mimetype = "image/svg+xml"
-    else:
-        body = await asyncio.to_thread(vlc.vegalite_to_png, spec, scale=2)
-        mimetype = "image/png"
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    filename = f"perpvol-{context['asset']}-{state.view}-{state.granularity}-{state.start}-{state.end}.{fmt}"
+    return await chart_download(context["spec"], filename, fmt)
 
 
 def register_asset_pages(app: Quart) -> None:

@@ -7,15 +7,11 @@ partial (`templates/partials/_*.html`) alone, full requests the page around it.
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import hashlib
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-import asyncpg
 from quart import Blueprint, Quart, Response, current_app, render_template, request
 
 from core.settings import Settings
@@ -31,10 +27,9 @@ from webapp.view_models.page_args import STATIC_DIR
 from webapp.view_models.status import status_context, status_page_context
 from webapp.views.live import sse_response
 from webapp.views.overview_page import OVERVIEW_REGIONS, render_overview_events
+from webapp.views.responses import app_pool, app_settings, chart_download, gzip_html, is_htmx, page_or_partial
 
 pages_bp = Blueprint("pages", __name__)
-
-GZIP_MIN_BYTES = 1400
 
 
 def register_pages(app: Quart) -> None:
@@ -52,7 +47,6 @@ def register_pages(app: Quart) -> None:
         return {"simulated": settings.simulated, "data_mode": settings.data_mode}
 
 
-
 @lru_cache(maxsize=64)
 def static_url(path: str) -> str:
     """`/static/<path>?v=<content hash>`: browsers may cache it for good, and a new build busts it."""
@@ -63,42 +57,7 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={digest}"
 
 
-@pages_bp.after_request
-async def _gzip_html(response: Response) -> Response:
-    """Pages carry chart data and tables; gzip them (the live stream and small partials go as they are)."""
-    if (
-        response.mimetype != "text/html"
-        or response.status_code != 200
-        or "gzip" not in request.headers.get("Accept-Encoding", "")
-        or "Content-Encoding" in response.headers
-    ):
-        return response
-    body = await response.get_data(as_text=False)
-    if len(body) >= GZIP_MIN_BYTES:
-        response.set_data(gzip.compress(body, compresslevel=5))
-        response.headers["Content-Encoding"] = "gzip"
-    response.vary.add("Accept-Encoding")
-    return response
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["PERPVOL"]
-    return settings
-
-
-def _pool() -> asyncpg.Pool:
-    return current_app.extensions["pool"]
-
-
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
-
-
-async def _page_or_partial(page: str, partial: str, context: Mapping[str, Any], name: str) -> str:
-    """The region's partial for an htmx request, else the whole page around it."""
-    if _is_htmx():
-        return await render_template(partial, **context)
-    return await render_template(page, page=name, **context)
+pages_bp.after_request(gzip_html)
 
 
 # ---- overview ----
@@ -106,8 +65,8 @@ async def _page_or_partial(page: str, partial: str, context: Mapping[str, Any], 
 
 @pages_bp.get("/")
 async def overview() -> str:
-    doc = await current_doc(_pool(), _settings(), current_app.extensions["hub"])
-    return await render_template("pages/overview.html", page="overview", **await overview_context(_pool(), doc))
+    doc = await current_doc(app_pool(), app_settings(), current_app.extensions["hub"])
+    return await render_template("pages/overview.html", page="overview", **await overview_context(app_pool(), doc))
 
 
 @pages_bp.get("/partials/<region>")
@@ -117,8 +76,8 @@ async def overview_partial(region: str) -> str | Response:
     if template is None:
         detail = f"no region {region!r}; use {', '.join(OVERVIEW_REGIONS)}"
         return Response(detail, status=404, mimetype="text/plain")
-    doc = await current_doc(_pool(), _settings(), current_app.extensions["hub"])
-    return await render_template(template, **await overview_context(_pool(), doc))
+    doc = await current_doc(app_pool(), app_settings(), current_app.extensions["hub"])
+    return await render_template(template, **await overview_context(app_pool(), doc))
 
 
 @pages_bp.get("/live/overview")
@@ -133,28 +92,16 @@ async def overview_live() -> Response:
 
 @pages_bp.get("/history")
 async def history_page() -> str:
-    context = await history_context(_pool(), request.args, datetime.now(UTC).date())
-    return await _page_or_partial("pages/history.html", "partials/_history_panel.html", context, "history")
+    context = await history_context(app_pool(), request.args, datetime.now(UTC).date())
+    return await page_or_partial("pages/history.html", "partials/_history_panel.html", context, "history")
 
 
 @pages_bp.get("/history/chart.<any(svg, png):fmt>")
 async def history_export(fmt: Literal["svg", "png"]) -> Response:
     """The history chart as SVG or PNG (rendered on the server with vl-convert, light theme)."""
-    import vl_convert as vlc
-
-    context = await history_context(_pool(), request.args, datetime.now(UTC).date())
-    spec = dict(context["spec"], width=960, autosize={"type": "pad"})
+    context = await history_context(app_pool(), request.args, datetime.now(UTC).date())
     state = context["state"]
-    name = f"perpvol-{state.granularity}-{state.start}-{state.end}.{fmt}"
-    if fmt == "svg":
-        body: bytes = (await asyncio.to_thread(vlc.vegalite_to_svg, spec)).encode()
-        mimetype = "image/svg+xml"
-    else:
-        body = await asyncio.to_thread(vlc.vegalite_to_png, spec, scale=2)
-        mimetype = "image/png"
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return await chart_download(context["spec"], f"perpvol-{state.granularity}-{state.start}-{state.end}.{fmt}", fmt)
 
 
 # ---- markets, status, embed ----
@@ -162,19 +109,19 @@ async def history_export(fmt: Literal["svg", "png"]) -> Response:
 
 @pages_bp.get("/markets")
 async def markets_page() -> str:
-    context = await markets_context(_pool(), parse_markets_state(request.args))
-    return await _page_or_partial("pages/markets.html", "partials/_markets_table.html", context, "markets")
+    context = await markets_context(app_pool(), parse_markets_state(request.args))
+    return await page_or_partial("pages/markets.html", "partials/_markets_table.html", context, "markets")
 
 
 @pages_bp.get("/status")
 async def status_page() -> str:
-    if _is_htmx():
-        return await render_template("partials/_status_table.html", **await status_context(_pool(), _settings()))
-    context = await status_page_context(_pool(), _settings())
+    if is_htmx():
+        return await render_template("partials/_status_table.html", **await status_context(app_pool(), app_settings()))
+    context = await status_page_context(app_pool(), app_settings())
     return await render_template("pages/status.html", page="status", **context)
 
 
 @pages_bp.get("/embed")
 async def embed_page() -> str:
-    context = await embed_context(_pool(), request.args, request.host_url.rstrip("/"))
-    return await _page_or_partial("pages/embed.html", "partials/_embed_output.html", context, "embed")
+    context = await embed_context(app_pool(), request.args, request.host_url.rstrip("/"))
+    return await page_or_partial("pages/embed.html", "partials/_embed_output.html", context, "embed")
