@@ -138,16 +138,14 @@ async def change_password(user: users.User) -> ResponseReturnValue:
     """Needs the current password (wrong answers count in the sign-in throttle); ends other sessions."""
     form = await request.form
     throttle, address = await _throttle_for(user, "Too many wrong passwords")
-    passwords = accounts.state().passwords
-    login = await users.select_user_login(accounts.pool(), user.email)
-    if login is None or not await passwords.verify(login.password_hash, form.get("current_password", "")):
+    if not await _password_ok(user, form.get("current_password", "")):
         await throttle.record_failure(user.email, address)
         raise FormError(400, "The current password is wrong.")
     new = form.get("new_password", "")
     problem = password_problem(new, user.email)
     if problem:
         raise FormError(400, problem)
-    await users.update_password_hash(accounts.pool(), user.id, await passwords.hash(new))
+    await users.update_password_hash(accounts.pool(), user.id, await accounts.state().passwords.hash(new))
     await users.delete_user_sessions(accounts.pool(), user.id, keep=accounts.current_token_hash())
     return redirect("/account/security?done=password", 303)
 
@@ -197,12 +195,15 @@ async def disable_totp(user: users.User) -> ResponseReturnValue:
     sign-in throttle."""
     form = await request.form
     throttle, address = await _throttle_for(user, "Too many wrong answers")
-    login = await users.select_user_login(accounts.pool(), user.email)
-    password_ok = login is not None and await accounts.state().passwords.verify(
-        login.password_hash, form.get("current_password", "")
-    )
+    password_ok = await _password_ok(user, form.get("current_password", ""))
     if not password_ok or not await accounts.second_factor_ok(user.id, form.get("code", "")):
         await throttle.record_failure(user.email, address)
         raise FormError(400, "The password or the code is wrong.")
     await totp.delete_totp(accounts.pool(), user.id)
     return redirect("/account/security?done=totp-off", 303)
+
+
+async def _password_ok(user: users.User, password: str) -> bool:
+    """The signed-in user's current password, asked again before a change to how they sign in."""
+    login = await users.select_user_login(accounts.pool(), user.email)
+    return login is not None and await accounts.state().passwords.verify(login.password_hash, password)
