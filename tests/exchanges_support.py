@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 
+from core.settings import Settings
+from exchanges.base import EXCHANGES, Connector, Exchange
 from exchanges.http import RateLimiter, RetryPolicy, VenueClient
+from exchanges.registry import connector_class, make_client
 from exchanges.sim.app import SimulatorApp
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exchanges"
@@ -82,3 +85,15 @@ def sim_client(
         transport=TimeoutASGITransport(app=app),
         sleep=_no_sleep,
     )
+
+
+def sim_connectors(
+    settings: Settings, app: SimulatorApp, policy: RetryPolicy, venues: tuple[Exchange, ...] = EXCHANGES
+) -> dict[Exchange, Connector]:
+    """The connectors a worker builds from `settings`, talking to the simulator in process, unthrottled."""
+    connectors: dict[Exchange, Connector] = {}
+    for name in venues:
+        client = make_client(name, settings, transport=TimeoutASGITransport(app=app), limiter=RateLimiter(1e6, 1e6))
+        client.policy = policy
+        connectors[name] = connector_class(name)(client)
+    return connectors

@@ -13,14 +13,13 @@ import redis.asyncio as aioredis
 
 from core.settings import Settings
 from exchanges.base import EXCHANGES
-from exchanges.http import RateLimiter, RetryPolicy
-from exchanges.registry import connector_class, make_client
+from exchanges.http import RetryPolicy
 from exchanges.sim.app import SimulatorApp
 from exchanges.sim.model import SimModel
 from exchanges.simulator import venue_sims
 from storage.queries import assets, markets
 from tests.conftest import make_settings
-from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
+from tests.exchanges_support import SIM_NOW, sim_connectors
 from webapp.assets_doc import build_assets
 from workers import ingest
 
@@ -44,11 +43,7 @@ async def deps(
         PERPVOL_STALE_SECONDS=10**9,
     )
     sim = SimulatorApp(model, venue_sims(model), enforce_limits=False)
-    connectors = {}
-    for name in EXCHANGES:
-        client = make_client(name, settings, transport=TimeoutASGITransport(app=sim), limiter=RateLimiter(1e6, 1e6))
-        client.policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=5.0)
-        connectors[name] = connector_class(name)(client)
+    connectors = sim_connectors(settings, sim, RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=5.0))
     made = ingest.Deps(settings, db, redis, connectors, "w1", now=_now)
     yield made
     for connector in connectors.values():

@@ -15,14 +15,13 @@ import redis.asyncio as aioredis
 from core.exact_days import DayComparison, closed_day, estimate_errors, exact_source
 from core.records import CurrentSnapshot, DailyVolume, MarketVolume
 from core.settings import Settings
-from exchanges.http import RateLimiter, RetryPolicy
-from exchanges.registry import connector_class, make_client
+from exchanges.http import RetryPolicy
 from exchanges.sim.app import SimulatorApp
 from exchanges.sim.model import SimModel
 from exchanges.simulator import venue_sims
 from storage.queries import daily, exact_days
 from tests.conftest import make_settings
-from tests.exchanges_support import TimeoutASGITransport
+from tests.exchanges_support import sim_connectors
 from webapp.view_models.status import asset_status_context
 from workers import ingest
 from workers.exact_days import record_midnight
@@ -112,11 +111,8 @@ async def deps(
         DATABASE_URL=db_dsn, REDIS_URL=redis_url, PERPVOL_REDIS_PREFIX=redis_prefix, PERPVOL_REVISE_DAYS=2
     )
     sim = SimulatorApp(model, venue_sims(model), enforce_limits=False)
-    connectors = {}
-    for name in ("hyperliquid", "paradex"):
-        client = make_client(name, settings, transport=TimeoutASGITransport(app=sim), limiter=RateLimiter(1e6, 1e6))
-        client.policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=5.0)
-        connectors[name] = connector_class(name)(client)
+    policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=5.0)
+    connectors = sim_connectors(settings, sim, policy, ("hyperliquid", "paradex"))
     made = ingest.Deps(settings, db, redis, connectors, "w1", now=clock)  # type: ignore[arg-type]
     yield made
     for connector in connectors.values():

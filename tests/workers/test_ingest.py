@@ -15,16 +15,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.settings import Settings
-from exchanges.base import EXCHANGES, Exchange
-from exchanges.http import RateLimiter, RetryPolicy
-from exchanges.registry import connector_class, make_client
+from exchanges.base import Exchange
+from exchanges.http import RetryPolicy
 from exchanges.sim.app import Fault, SimulatorApp
 from exchanges.sim.model import SimModel
 from exchanges.simulator import venue_sims
 from storage.current_cache import cached_current, current_key, live_channel, refresh_current
 from storage.queries import checkpoints, daily, markets, snapshots
 from tests.conftest import make_settings
-from tests.exchanges_support import SIM_NOW, TimeoutASGITransport
+from tests.exchanges_support import SIM_NOW, sim_connectors
 from workers import ingest, jobs
 
 
@@ -65,16 +64,8 @@ async def make_deps(
     made: list[ingest.Deps] = []
 
     def factory(worker_id: str) -> ingest.Deps:
-        connectors = {}
-        for name in EXCHANGES:
-            client = make_client(
-                name,
-                worker_settings,
-                transport=TimeoutASGITransport(app=sim),
-                limiter=RateLimiter(1e6, 1e6),
-            )
-            client.policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=1.0)
-            connectors[name] = connector_class(name)(client)
+        policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, timeout=1.0)
+        connectors = sim_connectors(worker_settings, sim, policy)
         deps = ingest.Deps(worker_settings, db, redis, connectors, worker_id, lease_retry_seconds=0.5)
         deps.now = _now
         made.append(deps)
