@@ -48,7 +48,7 @@ from storage.migrate import migrate
 from storage.queries import status
 from tests.exchanges_support import TimeoutASGITransport
 from tests.faults.support import TcpProxy, refusing_postgres
-from webapp.broadcast import Hub
+from webapp.broadcast import Hub, Update
 from workers import ingest, jobs
 from workers.worker import serve_worker
 
@@ -206,15 +206,15 @@ async def live_rejudged(r: Rig) -> str:
     await hub.start(load)
     try:
         async with hub.subscribe() as sub:
-            first = await sub.next(within=5)
-            if first is None or first.doc["excluded"]:
+            first = await asyncio.wait_for(sub.next(), 5)
+            if not isinstance(first, Update) or first.doc["excluded"]:
                 return WRONG
-            pushed = await sub.next(within=10)
+            pushed = await asyncio.wait_for(sub.next(), 10)  # the hub's heartbeat comes after 15 s
     except TimeoutError:
         return WRONG  # the frozen figure stayed "live"
     finally:
         await hub.stop()
-    return DEGRADED if pushed is not None and len(pushed.doc["excluded"]) == 4 else WRONG
+    return DEGRADED if isinstance(pushed, Update) and len(pushed.doc["excluded"]) == 4 else WRONG
 
 
 async def backfill_failure(r: Rig) -> str:

@@ -341,9 +341,12 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> None:
             import uvicorn
 
             from webapp.app import create_asgi
+            from webapp.collector import tune_for_serving
 
+            asgi = create_asgi(resolved)
+            tune_for_serving()
             uvicorn.run(
-                create_asgi(resolved),
+                asgi,
                 host=host,
                 port=port,
                 log_level="warning",

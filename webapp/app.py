@@ -30,6 +30,7 @@ from storage.current_cache import build_from_db, cached_current, encode, live_ch
 from storage.db import create_pool
 from webapp.account_routes import register_accounts
 from webapp.broadcast import Hub
+from webapp.collector import collect_when_quiet
 from webapp.errors import register_error_handlers
 from webapp.health import DrainOnSignal, register_health
 from webapp.request_guards import TrustedProxies, register_request_guards
@@ -142,12 +143,10 @@ def create_asgi(settings: Settings | None = None) -> public.ASGIApp:
     framework (from memory and the live feed), everything else by Quart; behind PERPVOL_TRUSTED_PROXIES,
     the fast path too sees the client address and scheme the proxy reports."""
     app = create_app(settings)
-    heartbeat = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", live.HEARTBEAT_SECONDS))
     fast = public.PublicFastPath(
         cast(public.ASGIApp, app),
         app.extensions["public_feed"],
         app.extensions["hub"],
-        heartbeat,
         app.extensions["stream_cap"],
     )
     networks = app.config["PERPVOL"].trusted_networks
@@ -160,9 +159,7 @@ def _setup_live(app: Quart, settings: Settings) -> None:
     def judge(doc: CurrentVolumeDoc) -> CurrentVolumeDoc:
         return rejudge(doc, now=datetime.now(UTC), stale_seconds=settings.stale_seconds)
 
-    hub = Hub(
-        redis_url, live_channel(settings), client_name=f"perpvol-web-{settings.key_prefix}", judge=judge
-    )
+    hub = Hub(redis_url, live_channel(settings), client_name=f"perpvol-web-{settings.key_prefix}", judge=judge)
     feed = public.PublicFeed(settings.stale_seconds, settings.public_rate_limit)
     hub.listeners.append(feed.on_update)
     app.extensions["hub"] = hub
@@ -186,17 +183,20 @@ def _setup_live(app: Quart, settings: Settings) -> None:
         # min_size=0: the app starts (and serves the public endpoint from Redis) while PostgreSQL is down.
         app.extensions["pool"] = await create_pool(settings.database_url or "", min_size=0)
         app.extensions["redis"] = Redis.from_url(redis_url)
+        # Read here, not at create_app: a test (or an embedding app) may set it in between.
+        hub.heartbeat_seconds = float(app.config.get("PERPVOL_HEARTBEAT_SECONDS", hub.heartbeat_seconds))
         await hub.start(load_current)
         app.extensions["refresher"] = asyncio.create_task(feed.keep_fresh())
         feed.shared = SharedRateCounts(app.extensions["redis"], settings.key_prefix, settings.public_rate_limit)
         app.extensions["rate_sync"] = asyncio.create_task(feed.shared.run())
+        app.extensions["collector"] = asyncio.create_task(collect_when_quiet(hub.quiet_for))
         app.extensions["drain"] = DrainOnSignal(hub)
         app.extensions["drain"].install()
 
     @app.after_serving
     async def _close() -> None:
         app.extensions["drain"].uninstall()
-        for name in ("refresher", "rate_sync"):
+        for name in ("refresher", "rate_sync", "collector"):
             app.extensions[name].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await app.extensions[name]

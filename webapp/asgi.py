@@ -9,10 +9,13 @@ from __future__ import annotations
 from core.lifeline import watch_parent
 from core.settings import load_settings
 from webapp.app import create_asgi
+from webapp.collector import tune_for_serving
 from webapp.views.public import ASGIApp
 
 
 def app() -> ASGIApp:
     # Each server worker process builds the app here: it stops when `perpvol web` is gone.
     watch_parent()
-    return create_asgi(load_settings())
+    asgi = create_asgi(load_settings())
+    tune_for_serving()
+    return asgi

@@ -1,10 +1,16 @@
 """One Redis pub/sub subscription per web process, fanned out to every local live client.
 
-Each client owns a small bounded queue: when a slow client's queue is full its oldest update is dropped,
-so it catches up with the latest and never holds anyone else up; and a client sends only the newest of the
-updates waiting for it. The hub keeps the latest update so a new
-(or reconnecting) client gets the current state at once, and the public endpoint can serve it from memory.
-If the Redis connection drops, the hub reconnects and re-reads the cached document to catch up.
+Each client holds one slot, not a queue: every document is complete, so an update a client has not sent
+yet is superseded by the next one, and a slow client catches up with the newest without holding anyone
+else up (a burst of updates costs one send per client, not one per update). The hub keeps the latest
+update so a new (or reconnecting) client gets the current state at once, and the public endpoint can
+serve it from memory. If the Redis connection drops, the hub reconnects and re-reads the cached document
+to catch up.
+
+Heartbeats come from the hub too: when the feed has been quiet for `heartbeat_seconds`, every client is
+handed a `HEARTBEAT` at once. A timer per waiting client (asyncio.timeout around each wait) cost more
+than the send itself: with 5,000 clients per process, half the time of an update went to arming and
+cancelling timers (bench/scale.py, py-spy).
 
 Documents carry their build order (`seq`, then `judged_at`): one older than the latest is dropped, so
 a late delivery never replaces newer figures. With a `judge`, the hub re-judges the latest document every
@@ -18,9 +24,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
+from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -35,8 +43,8 @@ Loader = Callable[[], Awaitable[bytes | None]]
 # Judges a delivered document again at this moment (stale flags, total); see live_state.rejudge.
 Judge = Callable[[CurrentVolumeDoc], CurrentVolumeDoc]
 
-QUEUE_SIZE = 4
 MAX_BACKOFF_SECONDS = 5.0
+HEARTBEAT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -60,34 +68,67 @@ class Update:
         return b"event: volume\nid: %d\ndata: %s\n\n" % (self.seq, self.payload)
 
 
-@dataclass(eq=False)
-class Subscription:
-    """A client's view of the feed: iterate to receive updates; `dropped` counts skipped ones."""
+class Heartbeat:
+    """What a client is handed when the feed has been quiet for a while (see `Hub.heartbeat_seconds`)."""
 
-    queue: asyncio.Queue[Update | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
-    dropped: int = 0
+    def __repr__(self) -> str:
+        return "HEARTBEAT"
+
+
+HEARTBEAT: Final = Heartbeat()
+
+
+class Subscription:
+    """A client's view of the feed: `next()` gives the newest update not sent yet, a `HEARTBEAT`, or
+    None when the stream ends (the hub stopped or drains); `dropped` counts updates superseded unsent."""
+
+    __slots__ = ("_ended", "_heartbeat", "_loop", "_pending", "_waiter", "dropped")
+
+    def __init__(self) -> None:
+        # Kept: on Python 3.11 asyncio.get_running_loop() makes a getpid() system call each time.
+        self._loop = asyncio.get_running_loop()
+        self._pending: Update | None = None
+        self._heartbeat = False
+        self._ended = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.dropped = 0
 
     def offer(self, update: Update | None) -> None:
-        if self.queue.full():
-            self.queue.get_nowait()
+        """Hand over an update (None ends the stream; nothing offered after that counts)."""
+        if update is None:
+            self._ended = True
+        elif self._pending is not None:
+            self._pending = update
             self.dropped += 1
-        self.queue.put_nowait(update)
+        else:
+            self._pending = update
+        self._wake()
 
-    async def next(self, within: float | None = None) -> Update | None:
-        """The newest update waiting (or the next to come); None when the hub stopped. Raises TimeoutError
-        after `within` seconds without one."""
-        # Not asyncio.wait_for: on Python 3.11 it wraps the get in a new Task, once per client per
-        # update; with 10,000 clients that alone cost ~100 ms per update (bench/scale.py).
-        async with asyncio.timeout(within):
-            update = await self.queue.get()
-        # Every document is complete, so one a client has not sent yet is superseded by a newer one behind
-        # it: send only the newest. When updates come in a burst (several venues polled in the same
-        # second), each client then writes once instead of once per update, and the last update of the
-        # burst reaches 10,000 clients after one pass, not after one pass per update.
-        while update is not None and not self.queue.empty():
-            update = self.queue.get_nowait()
-            self.dropped += 1
-        return update
+    def beat(self) -> None:
+        self._heartbeat = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next(self) -> Update | Heartbeat | None:
+        """The end of the stream, else the newest update waiting, else a due heartbeat; waits for one."""
+        while True:
+            if self._ended:
+                return None
+            if (update := self._pending) is not None:
+                self._pending, self._heartbeat = None, False
+                return update
+            if self._heartbeat:
+                self._heartbeat = False
+                return HEARTBEAT
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
 
 class Hub:
@@ -101,10 +142,15 @@ class Hub:
         client_name: str = "perpvol-web",
         judge: Judge | None = None,
         judge_seconds: float = 1.0,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.redis_url = redis_url
         self.judge = judge
         self.judge_seconds = judge_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self._heartbeats: asyncio.Task[None] | None = None
+        # When clients were last handed anything (an update or a heartbeat).
+        self._last_activity = time.monotonic()
         self.dropped_older = 0
         self._judging: asyncio.Task[None] | None = None
         self.channel = channel
@@ -126,6 +172,7 @@ class Hub:
         self._task = asyncio.create_task(self._run(ready), name="perpvol-broadcast")
         if self.judge is not None:
             self._judging = asyncio.create_task(self._keep_judged(), name="perpvol-rejudge")
+        self._heartbeats = asyncio.create_task(self._keep_beating(), name="perpvol-heartbeat")
         try:
             await asyncio.wait_for(asyncio.shield(ready), wait_seconds)
         except TimeoutError:
@@ -133,7 +180,7 @@ class Hub:
             log.warning("live feed: not subscribed after %.0fs; still trying", wait_seconds)
 
     async def stop(self) -> None:
-        for task in (self._task, self._judging):
+        for task in (self._task, self._judging, self._heartbeats):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -178,6 +225,7 @@ class Hub:
         self._seq += 1
         update = candidate
         self.latest = update
+        self._last_activity = time.monotonic()
         for sub in self._subscribers:
             sub.offer(update)
         for listener in self.listeners:
@@ -186,6 +234,27 @@ class Hub:
             except Exception:
                 log.exception("broadcast listener failed")
         return update
+
+    async def _keep_beating(self) -> None:
+        # Checked four times per period, so a quiet connection carries a heartbeat at most 1.25 periods
+        # after its last message; the check is one comparison, the beat one pass over the clients.
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds / 4)
+            self.beat_if_quiet()
+
+    def quiet_for(self) -> float:
+        """Seconds since clients were last handed anything."""
+        return time.monotonic() - self._last_activity
+
+    def beat_if_quiet(self) -> bool:
+        """Hand every client a heartbeat when nothing was sent for `heartbeat_seconds`."""
+        now = time.monotonic()
+        if now - self._last_activity < self.heartbeat_seconds:
+            return False
+        self._last_activity = now
+        for sub in self._subscribers:
+            sub.beat()
+        return True
 
     async def _keep_judged(self) -> None:
         while True:

@@ -9,13 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 
 from core.settings import Settings
 from exchanges.base import CurrentSnapshot, MarketVolume
 from storage.current_cache import live_channel, refresh_current
 from storage.queries import snapshots
+from tests.live_support import next_update
 from webapp.app import create_app, create_asgi
-from webapp.broadcast import Hub
+from webapp.broadcast import HEARTBEAT, Hub, Update
 from webapp.views.live import sse_event
 
 WAIT = 5.0
@@ -124,12 +126,13 @@ async def test_slow_client_skips_to_latest_and_never_blocks_others(settings: Set
             received = []
             for n in range(20):
                 await redis.publish(live_channel(settings), json.dumps({"n": n}))
-                update = await fast.next(within=WAIT)
+                update = await next_update(fast)
                 assert update is not None
                 received.append(update.doc["n"])
             assert received == list(range(20))
-            backlog = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
-            assert [u.doc["n"] for u in backlog if u] == [16, 17, 18, 19] and slow.dropped == 16
+            # The slow client never read: it holds only the newest update, the 19 before it superseded.
+            newest = await next_update(slow)
+            assert newest is not None and newest.doc == {"n": 19} and slow.dropped == 19
     finally:
         await hub.stop()
 
@@ -139,11 +142,30 @@ async def test_a_client_behind_by_several_updates_sends_only_the_newest(settings
     async with hub.subscribe() as sub:
         for n in range(3):
             hub.publish_local(json.dumps({"n": n}).encode())
-        update = await sub.next(within=WAIT)
+        update = await next_update(sub)
         assert update is not None and update.doc == {"n": 2} and sub.dropped == 2
         hub.publish_local(b'{"n":3}')
-        update = await sub.next(within=WAIT)
+        update = await next_update(sub)
         assert update is not None and update.doc == {"n": 3} and sub.dropped == 2
+
+
+async def test_a_quiet_feed_hands_each_client_one_heartbeat_and_an_update_wins_over_it(
+    settings: Settings,
+) -> None:
+    hub = Hub(settings.redis_url or "", live_channel(settings), heartbeat_seconds=3600)
+    async with hub.subscribe() as waiting, hub.subscribe() as behind:
+        hub.publish_local(b'{"n":1}')
+        assert await next_update(waiting) is not None
+        assert hub.beat_if_quiet() is False  # something was sent just now
+        hub.heartbeat_seconds = 0
+        assert hub.beat_if_quiet() is True
+        assert await asyncio.wait_for(waiting.next(), WAIT) is HEARTBEAT
+        # `behind` never sent n=1: the update is what it sends, not the heartbeat as well.
+        update = await asyncio.wait_for(behind.next(), WAIT)
+        assert isinstance(update, Update) and update.doc == {"n": 1}
+        for sub in (waiting, behind):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(sub.next(), 0.05)
 
 
 async def test_a_stop_behind_an_update_still_ends_the_client(settings: Settings) -> None:
@@ -151,7 +173,7 @@ async def test_a_stop_behind_an_update_still_ends_the_client(settings: Settings)
     async with hub.subscribe() as sub:
         hub.publish_local(b'{"n":1}')
         hub.drain()
-        assert await sub.next(within=WAIT) is None
+        assert await next_update(sub) is None
 
 
 async def test_hub_reconnects_when_redis_drops_the_connection(settings: Settings, redis: Any) -> None:
@@ -167,7 +189,7 @@ async def test_hub_reconnects_when_redis_drops_the_connection(settings: Settings
             await wait_for(lambda: hub.reconnects >= 1)
             await wait_for_subscriber(redis, live_channel(settings))
             await redis.publish(live_channel(settings), b'{"after":"reconnect"}')
-            update = await sub.next(within=WAIT)
+            update = await next_update(sub)
             assert update is not None and update.doc == {"after": "reconnect"}
     finally:
         await hub.stop()

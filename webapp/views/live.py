@@ -22,12 +22,11 @@ from pydantic import BaseModel
 from quart import Blueprint, Quart, Response, current_app, request, websocket
 from quart_schema import document_response
 
-from webapp.broadcast import Hub, Update
+from webapp.broadcast import Heartbeat, Hub, Subscription, Update
 from webapp.errors import error_response
 
 blueprint = Blueprint("live", __name__)
 
-HEARTBEAT_SECONDS = 15.0
 SSE_RETRY_MS = 3000
 # When this process drains: reconnect soon, to whichever process the balancer picks now.
 SSE_DRAIN_RETRY_MS = 500
@@ -69,10 +68,6 @@ def _hub() -> Hub:
     return hub
 
 
-def _heartbeat_seconds() -> float:
-    return float(current_app.config.get("PERPVOL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-
-
 @dataclass
 class _Rendered:
     seq: int = -1
@@ -104,14 +99,13 @@ def volume_event(update: Update) -> bytes:
     return update.sse_event
 
 
-async def event_stream(hub: Hub, render: EventRenderer, heartbeat: float) -> AsyncIterator[bytes]:
+async def event_stream(hub: Hub, render: EventRenderer) -> AsyncIterator[bytes]:
     """SSE bytes for every update of `hub` rendered by `render`, with a comment line as heartbeat."""
     yield f"retry: {SSE_RETRY_MS}\n\n".encode()
     async with hub.subscribe() as sub:
         while True:
-            try:
-                update = await sub.next(within=heartbeat)
-            except TimeoutError:
+            update = await sub.next()
+            if isinstance(update, Heartbeat):
                 yield b": heartbeat\n\n"
                 continue
             if update is None:
@@ -174,7 +168,7 @@ def sse_response(render: EventRenderer) -> Response:
     if not cap.acquire(client):
         return too_many_streams(cap.limit)
     response = Response(
-        _held(event_stream(_hub(), render, _heartbeat_seconds()), cap, client),
+        _held(event_stream(_hub(), render), cap, client),
         mimetype="text/event-stream",
         # Public data: the embeddable widget on other sites listens to this stream too.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"},
@@ -203,12 +197,10 @@ async def live_websocket() -> None:
         return
     try:
         await websocket.accept()
-        heartbeat = _heartbeat_seconds()
         async with _hub().subscribe() as sub:
             while True:
-                try:
-                    update = await sub.next(within=heartbeat)
-                except TimeoutError:
+                update = await sub.next()
+                if isinstance(update, Heartbeat):
                     await websocket.send(WS_HEARTBEAT)
                     continue
                 if update is None:
@@ -223,7 +215,6 @@ async def serve_websocket(
     hub: Hub,
     receive: Callable[[], Awaitable[Message]],
     send: Callable[[Message], Awaitable[None]],
-    heartbeat: float = HEARTBEAT_SECONDS,
     cap: StreamCap | None = None,
     client: str = "unknown",
 ) -> None:
@@ -239,7 +230,7 @@ async def serve_websocket(
         async with hub.subscribe() as sub:
             watcher = asyncio.create_task(_until_disconnect(receive, sub))
             try:
-                await _send_updates(sub, send, heartbeat)
+                await _send_updates(sub, send)
                 if hub.draining:
                     with contextlib.suppress(Exception):  # the client may be gone already
                         await send({"type": "websocket.close", "code": WS_SERVICE_RESTART})
@@ -252,22 +243,18 @@ async def serve_websocket(
             cap.release(client)
 
 
-async def _until_disconnect(receive: Callable[[], Awaitable[Message]], sub: Any) -> None:
+async def _until_disconnect(receive: Callable[[], Awaitable[Message]], sub: Subscription) -> None:
     while (await receive())["type"] != "websocket.disconnect":
         pass
     sub.offer(None)
 
 
-async def _send_updates(sub: Any, send: Callable[[Message], Awaitable[None]], heartbeat: float) -> None:
+async def _send_updates(sub: Subscription, send: Callable[[Message], Awaitable[None]]) -> None:
     while True:
-        try:
-            update = await sub.next(within=heartbeat)
-        except TimeoutError:
-            text = WS_HEARTBEAT
-        else:
-            if update is None:
-                return
-            text = update.ws_text
+        update = await sub.next()
+        if update is None:
+            return
+        text = WS_HEARTBEAT if isinstance(update, Heartbeat) else update.ws_text
         try:
             await send({"type": "websocket.send", "text": text})
         except Exception:  # the client went away mid-send; the server reports it in its own way

@@ -32,7 +32,7 @@ from storage.current_cache import encode
 from webapp.broadcast import Hub, Update
 from webapp.errors import ErrorBody
 from webapp.shared_counts import SharedRateCounts
-from webapp.views.live import HEARTBEAT_SECONDS, LIVE_WS_PATH, StreamCap, serve_websocket
+from webapp.views.live import LIVE_WS_PATH, StreamCap, serve_websocket
 
 PUBLIC_PATH = "/public/latest-volume"
 CACHE_CONTROL = b"public, max-age=5, stale-while-revalidate=30"
@@ -207,21 +207,17 @@ class PublicFastPath:
         app: ASGIApp,
         feed: PublicFeed,
         hub: Hub,
-        heartbeat: float = HEARTBEAT_SECONDS,
         cap: StreamCap | None = None,
     ):
         self.app = app
         self.feed = feed
         self.hub = hub
-        self.heartbeat = heartbeat
         self.cap = cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == LIVE_WS_PATH:
             client = scope.get("client")
-            await serve_websocket(
-                self.hub, receive, send, self.heartbeat, self.cap, client[0] if client else "unknown"
-            )
+            await serve_websocket(self.hub, receive, send, self.cap, client[0] if client else "unknown")
             return
         if scope["type"] != "http" or scope["path"] != PUBLIC_PATH:
             await self.app(scope, receive, send)
