@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -147,7 +149,21 @@ def server_command(server: str, port: int) -> list[str]:
 
 
 def start_server(server: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(server_command(server, port), cwd=ROOT, env=env)
+    # Its own process group, so stop_server can end the server's workers too.
+    return subprocess.Popen(server_command(server, port), cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL to the whole group: a granian worker can hang in its own shutdown with
+    thousands of WebSockets open (granian issues #875, #884), and nothing may outlive the bench."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=15)
 
 
 async def wait_until_up(port: int) -> None:
@@ -190,8 +206,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await clients.close()
         await redis.aclose()
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
 
 if __name__ == "__main__":

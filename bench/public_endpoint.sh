@@ -69,9 +69,9 @@ EOF
 
 if [ "$SERVER" = granian ]; then
     "$(dirname "$PYTHON")/granian" --interface asgi --factory --host 127.0.0.1 --port "$APP_PORT" \
-        --workers "$WORKERS" --log-level warning webapp:create_asgi &
+        --workers "$WORKERS" --log-level warning webapp.asgi:app &
 else
-    "$PYTHON" -m uvicorn --factory webapp:create_asgi --host 127.0.0.1 --port "$APP_PORT" \
+    "$PYTHON" -m uvicorn --factory webapp.asgi:app --host 127.0.0.1 --port "$APP_PORT" \
         --workers "$WORKERS" --no-access-log --log-level warning &
 fi
 APP_PID=$!
