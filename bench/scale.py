@@ -301,8 +301,9 @@ class Client(FrameSniffer):
     marker: ClassVar[bytes] = b"\x00"
     arrived: ClassVar[int] = 0
 
-    def __init__(self, received: dict[int, list[float]], upgraded: asyncio.Future[None], port: int) -> None:
-        super().__init__(received, upgraded)
+    def __init__(self, upgraded: asyncio.Future[None], port: int) -> None:
+        # The base class's per-seq lists are not used here: arrivals are kept in `seqs` and `arrived`.
+        super().__init__({}, upgraded)
         self.port = port
         self.seqs: dict[int, float] = {}
         self.lost_at: float | None = None
@@ -331,20 +332,20 @@ class Client(FrameSniffer):
         self.lost_at = time.perf_counter()
 
 
-async def connect(port: int, received: dict[int, list[float]]) -> Client:
+async def connect(port: int) -> Client:
     loop = asyncio.get_running_loop()
     upgraded: asyncio.Future[None] = loop.create_future()
-    _, protocol = await loop.create_connection(lambda: Client(received, upgraded, port), "127.0.0.1", port)
+    _, protocol = await loop.create_connection(lambda: Client(upgraded, port), "127.0.0.1", port)
     await asyncio.wait_for(upgraded, 60)
     return protocol
 
 
-async def connect_many(ports: list[int], total: int, received: dict[int, list[float]]) -> list[Client]:
+async def connect_many(ports: list[int], total: int) -> list[Client]:
     gate = asyncio.Semaphore(200)
 
     async def one(i: int) -> Client:
         async with gate:
-            return await connect(ports[i % len(ports)], received)
+            return await connect(ports[i % len(ports)])
 
     return list(await asyncio.gather(*(one(i) for i in range(total))))
 
@@ -371,8 +372,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 async def fanout_phase(cfg: Config, procs: Processes, webs: list[tuple[subprocess.Popen[str], int]],
                        redis: aioredis.Redis, channel: str, report: Report) -> None:
     ports = [port for _, port in webs]
-    received: dict[int, list[float]] = {}
-    clients = await connect_many(ports, cfg.clients, received)
+    clients = await connect_many(ports, cfg.clients)
     await asyncio.sleep(0.5)  # every client has had the latest document on connect
     by_port: dict[int, list[float]] = {port: [] for port in ports}
     for step in range(cfg.updates):
@@ -414,9 +414,8 @@ async def kill_a_web_process(procs: Processes, webs: list[tuple[subprocess.Popen
         await asyncio.sleep(0.01)
     # Each dropped client reconnects at once to a surviving process (what a proxy would route to) and
     # is back when that process sends it the latest document.
-    received: dict[int, list[float]] = {}
     replacements = await asyncio.gather(
-        *(connect(survivors[i % len(survivors)], received) for i in range(len(dropped))), return_exceptions=True
+        *(connect(survivors[i % len(survivors)]) for i in range(len(dropped))), return_exceptions=True
     )
     back = [r for r in replacements if isinstance(r, Client)]
     while any(r.first_data_at is None for r in back) and time.perf_counter() < deadline:  # noqa: ASYNC110

@@ -97,10 +97,9 @@ class Subscription:
         """Hand over an update (None ends the stream; nothing offered after that counts)."""
         if update is None:
             self._ended = True
-        elif self._pending is not None:
-            self._pending = update
-            self.dropped += 1
         else:
+            if self._pending is not None:
+                self.dropped += 1
             self._pending = update
         self._wake()
 
