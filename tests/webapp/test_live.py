@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from core.settings import Settings
 from exchanges.base import CurrentSnapshot, MarketVolume
@@ -166,6 +167,26 @@ async def test_a_quiet_feed_hands_each_client_one_heartbeat_and_an_update_wins_o
         for sub in (waiting, behind):
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(sub.next(), 0.05)
+
+
+async def test_on_either_redis_a_hub_delivers_a_published_update_then_beats_when_quiet(
+    each_redis_url: str, redis_prefix: str
+) -> None:
+    """Redis 7 here and the embedded Redis 6.2 a new user gets: the hub's own heartbeat reaches a client."""
+    channel = f"{redis_prefix}:live"
+    hub = Hub(each_redis_url, channel, heartbeat_seconds=0.2)
+    publisher = aioredis.Redis.from_url(each_redis_url)
+    await hub.start(no_document)
+    try:
+        async with hub.subscribe() as sub:
+            await wait_for_subscriber(publisher, channel)
+            await publisher.publish(channel, b'{"n":1}')
+            update = await next_update(sub)
+            assert update is not None and update.doc == {"n": 1}
+            assert await asyncio.wait_for(sub.next(), WAIT) is HEARTBEAT
+    finally:
+        await hub.stop()
+        await publisher.aclose()
 
 
 async def test_a_stop_behind_an_update_still_ends_the_client(settings: Settings) -> None:
